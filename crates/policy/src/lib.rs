@@ -1,0 +1,23 @@
+//! Pure sandbox policy for cchub.
+//!
+//! Every security property of a user's container is decided here, from the user, the
+//! tier and the security settings, and unit-tested here. Nothing in this crate does I/O:
+//! the runtime crate turns a [`ContainerSpec`] into engine calls.
+
+mod error;
+pub mod seccomp;
+mod security;
+mod size;
+mod spec;
+mod tier;
+
+pub use error::PolicyError;
+pub use security::{NetworkMode, SeccompChoice, SecuritySettings};
+pub use size::ByteSize;
+pub use spec::{
+    build_container_spec, container_name, BindMount, ContainerSpec, ResourceLimits, SpecInput, UserPaths,
+    CONTAINER_GID, CONTAINER_HOME, CONTAINER_UID, CONTAINER_WORKSPACE, GATEWAY_MOUNT,
+    GATEWAY_RELAY_PORT, GATEWAY_SOCKET_NAME, LABEL_MANAGED, LABEL_SPEC_HASH, LABEL_TIER,
+    LABEL_USER_ID, LABEL_USER_NAME,
+};
+pub use tier::{default_tiers, Tier, TierName};

@@ -1,0 +1,87 @@
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::PolicyError;
+
+const BUILTIN: &str = include_str!("allowlist.yaml");
+
+/// A reviewed list of allowed syscalls, grouped by the purpose they serve.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowlist {
+    pub groups: Vec<SyscallGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyscallGroup {
+    pub name: String,
+    pub reason: String,
+    pub syscalls: Vec<String>,
+}
+
+impl Allowlist {
+    /// The allowlist shipped with cchub.
+    pub fn builtin() -> Result<Self, PolicyError> {
+        Self::parse(BUILTIN)
+    }
+
+    pub fn parse(yaml: &str) -> Result<Self, PolicyError> {
+        let list: Self =
+            serde_yaml::from_str(yaml).map_err(|err| PolicyError::InvalidSeccomp(err.to_string()))?;
+        list.check_shape()?;
+        Ok(list)
+    }
+
+    fn check_shape(&self) -> Result<(), PolicyError> {
+        let mut seen = BTreeSet::new();
+        for group in &self.groups {
+            if group.reason.trim().is_empty() {
+                return Err(PolicyError::InvalidSeccomp(format!(
+                    "group {:?} has no reason",
+                    group.name
+                )));
+            }
+            for name in &group.syscalls {
+                let well_formed = !name.is_empty()
+                    && name.len() <= 40
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !well_formed {
+                    return Err(PolicyError::InvalidSeccomp(format!(
+                        "group {:?} lists {name:?}, which is not a syscall name",
+                        group.name
+                    )));
+                }
+                if !seen.insert(name.as_str()) {
+                    return Err(PolicyError::InvalidSeccomp(format!(
+                        "{name:?} is listed twice (again in group {:?})",
+                        group.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails if any call in `denied` is allowed by this list.
+    pub fn check_against(&self, denied: &[&str]) -> Result<(), PolicyError> {
+        for group in &self.groups {
+            if let Some(name) = group.syscalls.iter().find(|n| denied.contains(&n.as_str())) {
+                return Err(PolicyError::InvalidSeccomp(format!(
+                    "group {:?} allows {name:?}, which cchub always denies",
+                    group.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every allowed call, sorted so the compiled profile is stable.
+    pub fn all_syscalls(&self) -> Vec<String> {
+        let all: BTreeSet<&String> = self.groups.iter().flat_map(|g| &g.syscalls).collect();
+        all.into_iter().cloned().collect()
+    }
+}
