@@ -1,0 +1,113 @@
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The folders of the data directory.
+///
+/// ```text
+/// database/cchub.db   secrets/   users/<id>/{mnt/{workspace,home},run}
+/// containers/seccomp/   containers/apparmor/   logs/   backups/daily/   cache/
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataLayout {
+    root: PathBuf,
+}
+
+/// One user's folders on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDirs {
+    pub root: PathBuf,
+    pub mnt: PathBuf,
+    pub workspace: PathBuf,
+    pub home: PathBuf,
+    pub run: PathBuf,
+}
+
+impl DataLayout {
+    /// `root` must be absolute; [`crate::Config`] makes it so.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database_dir(&self) -> PathBuf {
+        self.root.join("database")
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.root.join("secrets")
+    }
+
+    pub fn users_dir(&self) -> PathBuf {
+        self.root.join("users")
+    }
+
+    pub fn seccomp_dir(&self) -> PathBuf {
+        self.root.join("containers").join("seccomp")
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    pub fn user(&self, user_id: i64) -> UserDirs {
+        let root = self.users_dir().join(user_id.to_string());
+        let mnt = root.join("mnt");
+        UserDirs {
+            workspace: mnt.join("workspace"),
+            home: mnt.join("home"),
+            run: root.join("run"),
+            mnt,
+            root,
+        }
+    }
+
+    /// Creates the shared folders; `secrets/` is private to the hub's user (0700).
+    pub fn ensure(&self) -> io::Result<()> {
+        for dir in [
+            self.database_dir(),
+            self.users_dir(),
+            self.seccomp_dir(),
+            self.root.join("containers").join("apparmor"),
+            self.root.join("logs"),
+            self.root.join("backups").join("daily"),
+            self.cache_dir(),
+        ] {
+            fs::create_dir_all(&dir)?;
+        }
+        let secrets = self.secrets_dir();
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&secrets)?;
+        fs::set_permissions(&secrets, fs::Permissions::from_mode(0o700))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_dirs_live_under_users() {
+        let layout = DataLayout::new("/srv/cchub");
+        let dirs = layout.user(42);
+        assert_eq!(dirs.root, Path::new("/srv/cchub/users/42"));
+        assert_eq!(dirs.workspace, Path::new("/srv/cchub/users/42/mnt/workspace"));
+        assert_eq!(dirs.home, Path::new("/srv/cchub/users/42/mnt/home"));
+        assert_eq!(dirs.run, Path::new("/srv/cchub/users/42/run"));
+    }
+
+    #[test]
+    fn ensure_creates_private_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = DataLayout::new(dir.path());
+        layout.ensure().unwrap();
+        let mode = fs::metadata(layout.secrets_dir()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(layout.database_dir().is_dir());
+        assert!(layout.seccomp_dir().is_dir());
+    }
+}

@@ -1,0 +1,482 @@
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cchub_policy::{default_tiers, ByteSize, SecuritySettings, Tier, TierName};
+
+use crate::env::expand_references;
+use crate::raw::{RawConfig, RawDatabase, RawTier};
+use crate::{ConfigError, DataLayout, Secret};
+
+/// The validated configuration of a hub.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub docker: DockerConfig,
+    pub containers: ContainersConfig,
+    pub resources: ResourcesConfig,
+    pub security: SecuritySettings,
+    pub auth: AuthConfig,
+    pub model: ModelConfig,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest JSON request body the API accepts.
+    pub max_json_body: ByteSize,
+    /// Largest file the files API reads or writes in one request.
+    pub max_file_size: ByteSize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// A `sqlite://` or `postgres://` URL. It may carry a password: never log it.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    pub socket_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainersConfig {
+    pub image: String,
+    /// Absolute path of the data directory.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourcesConfig {
+    pub default_tier: TierName,
+    pub tiers: BTreeMap<TierName, Tier>,
+}
+
+impl ResourcesConfig {
+    pub fn tier(&self, name: &TierName) -> Option<&Tier> {
+        self.tiers.get(name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Where the JWT signing key lives; generated on first start when missing.
+    pub jwt_key_file: PathBuf,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window_secs: u64,
+}
+
+/// A Claude Code permission mode the hub lets clients choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionMode {
+    Default,
+    AcceptEdits,
+    Plan,
+    BypassPermissions,
+}
+
+impl PermissionMode {
+    pub const ALL: [PermissionMode; 4] = [
+        PermissionMode::Default,
+        PermissionMode::AcceptEdits,
+        PermissionMode::Plan,
+        PermissionMode::BypassPermissions,
+    ];
+
+    /// The value of `claude --permission-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionMode::Default => "default",
+            PermissionMode::AcceptEdits => "acceptEdits",
+            PermissionMode::Plan => "plan",
+            PermissionMode::BypassPermissions => "bypassPermissions",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Base URL of the Messages API, without a trailing slash.
+    pub upstream: String,
+    /// The organisation's key; `None` when unset (the gateway then forwards without one).
+    pub api_key: Option<Secret>,
+    pub allowed_models: Vec<String>,
+    pub default_permission_mode: PermissionMode,
+    pub allowed_permission_modes: Vec<PermissionMode>,
+    /// `CLAUDE_CODE_MAX_RETRIES` for agent runs.
+    pub max_retries: u32,
+    /// The agent executable inside the container.
+    pub agent_command: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+    /// Text when stdout is a terminal, JSON lines otherwise.
+    Auto,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggingConfig {
+    /// A tracing filter such as `info` or `cchub=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
+const DEFAULT_UPSTREAM: &str = "https://api.anthropic.com";
+
+impl Config {
+    /// Loads the configuration from `path` (or only defaults when `None`) and the
+    /// environment given by `env`, which is `std::env::var` outside tests.
+    pub fn load(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let raw = match path {
+            Some(path) => read_file(path, env)?,
+            None => RawConfig::default(),
+        };
+        let base_dir = match path.and_then(Path::parent) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        resolve(raw, path.map(Path::to_path_buf), &base_dir, env)
+    }
+
+    /// Loads from `CCHUB_CONFIG` (or `explicit`) and the process environment.
+    pub fn from_env(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let path = explicit.map(Path::to_path_buf).or_else(|| env("CCHUB_CONFIG").map(PathBuf::from));
+        Self::load(path.as_deref(), &env)
+    }
+
+    pub fn layout(&self) -> DataLayout {
+        DataLayout::new(&self.containers.data_dir)
+    }
+}
+
+fn read_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<RawConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut document: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| parse_error(e.to_string()))?;
+    if document.is_null() {
+        return Ok(RawConfig::default());
+    }
+    expand_references(&mut document, "", env)?;
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            parse_error(inner.to_string())
+        } else {
+            parse_error(format!("{path}: {inner}"))
+        }
+    })
+}
+
+fn resolve(
+    raw: RawConfig,
+    source: Option<PathBuf>,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let listen_text = env("CCHUB_LISTEN").or(raw.server.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let listen = listen_text.parse().map_err(|_| {
+        ConfigError::invalid("server.listen", format!("{listen_text:?} is not an address such as 127.0.0.1:3001"))
+    })?;
+
+    let data_dir_text = env("CCHUB_DATA_DIR").or(raw.containers.data_dir).unwrap_or_else(|| "./workspace".into());
+    let data_dir = absolute(Path::new(&data_dir_text), base_dir)
+        .map_err(|e| ConfigError::invalid("containers.data_dir", format!("{data_dir_text:?}: {e}")))?;
+
+    let database = resolve_database(&raw.database, env("CCHUB_DATABASE_URL"), &data_dir)?;
+
+    let (default_tier, tiers) = resolve_tiers(&raw.resources.tiers, env("CCHUB_DEFAULT_TIER").or(raw.resources.default_tier))?;
+
+    let security = resolve_security(&raw.security, raw.containers.tmp_size)?;
+
+    let image = env("CCHUB_IMAGE").or(raw.containers.image).unwrap_or_else(|| "cchub-runtime:latest".into());
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid("containers.image", format!("{image:?} is not an image reference")));
+    }
+
+    let socket_path = env("CCHUB_DOCKER_SOCKET").or(raw.docker.socket_path).unwrap_or_else(|| "/var/run/docker.sock".into());
+
+    let auth = resolve_auth(&raw.auth, &data_dir, base_dir)?;
+    let model = resolve_model(&raw.model, env, base_dir)?;
+    let logging = resolve_logging(env("CCHUB_LOG_LEVEL").or(raw.logging.level), env("CCHUB_LOG_FORMAT").or(raw.logging.format))?;
+
+    Ok(Config {
+        source,
+        server: ServerConfig {
+            listen,
+            max_json_body: raw.server.max_json_body.unwrap_or(ByteSize::mib(1)),
+            max_file_size: raw.server.max_file_size.unwrap_or(ByteSize::mib(16)),
+        },
+        database,
+        docker: DockerConfig {
+            socket_path: PathBuf::from(socket_path),
+        },
+        containers: ContainersConfig { image, data_dir },
+        resources: ResourcesConfig { default_tier, tiers },
+        security,
+        auth,
+        model,
+        logging,
+    })
+}
+
+fn absolute(path: &Path, base_dir: &Path) -> std::io::Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(base_dir).join(path)
+    };
+    // Normalise `.` and `..` without touching the file system: the folder may not exist yet.
+    let mut clean = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    Ok(clean)
+}
+
+fn resolve_database(raw: &RawDatabase, env_url: Option<String>, data_dir: &Path) -> Result<DatabaseConfig, ConfigError> {
+    let url = match (env_url.or_else(|| raw.url.clone()), raw.kind.as_deref()) {
+        (Some(url), _) => url,
+        (None, None | Some("sqlite")) => format!("sqlite://{}?mode=rwc", data_dir.join("database").join("cchub.db").display()),
+        (None, Some("postgresql" | "postgres")) => {
+            let part = |value: &Option<String>, key: &str| {
+                value.clone().ok_or_else(|| ConfigError::invalid(format!("database.{key}"), "required when database.type is postgresql and database.url is not set"))
+            };
+            let sslmode = if raw.ssl.unwrap_or(false) { "require" } else { "prefer" };
+            format!(
+                "postgres://{}:{}@{}:{}/{}?sslmode={sslmode}",
+                part(&raw.user, "user")?,
+                part(&raw.password, "password")?,
+                part(&raw.host, "host")?,
+                raw.port.unwrap_or(5432),
+                part(&raw.name, "name")?,
+            )
+        }
+        (None, Some(other)) => {
+            return Err(ConfigError::invalid("database.type", format!("{other:?} is not supported; use sqlite or postgresql")));
+        }
+    };
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::invalid("database.url", "must start with sqlite:, postgres:// or postgresql://"));
+    }
+    Ok(DatabaseConfig {
+        url: Secret::new(url),
+        max_connections: raw.max_connections.unwrap_or(8).max(1),
+    })
+}
+
+fn resolve_tiers(raw: &BTreeMap<String, RawTier>, default_tier: Option<String>) -> Result<(TierName, BTreeMap<TierName, Tier>), ConfigError> {
+    let mut tiers = default_tiers();
+    for (name, raw_tier) in raw {
+        let key = format!("resources.tiers.{name}");
+        let tier_name = TierName::parse(name).map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
+        let tier = merge_tier(raw_tier, tiers.get(&tier_name), &key)?;
+        tier.validate(name).map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
+        tiers.insert(tier_name, tier);
+    }
+
+    let default_text = default_tier.unwrap_or_else(|| "free".into());
+    let default = TierName::parse(&default_text).map_err(|e| ConfigError::invalid("resources.default_tier", e.to_string()))?;
+    if !tiers.contains_key(&default) {
+        let known: Vec<&str> = tiers.keys().map(TierName::as_str).collect();
+        return Err(ConfigError::invalid("resources.default_tier", format!("{default_text:?} is not a defined tier; defined: {}", known.join(", "))));
+    }
+    Ok((default, tiers))
+}
+
+/// Fills a tier's missing fields from the built-in tier of the same name; a new tier
+/// must give cpu, memory, disk and pids, and gets no swap and half its memory reserved.
+fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, ConfigError> {
+    let required = |field: &str| ConfigError::invalid(format!("{key}.{field}"), "required for a tier that is not built in");
+    let memory = raw.memory.or(base.map(|b| b.memory)).ok_or_else(|| required("memory"))?;
+    let memory_changed = raw.memory.is_some() && base.is_some_and(|b| Some(b.memory) != raw.memory);
+    // When only `memory` is overridden, keep the built-in ratios rather than values that
+    // would now contradict the new limit.
+    let derived_swap = match base {
+        Some(b) if !memory_changed => b.memory_swap,
+        Some(b) => ByteSize::bytes(memory.as_u64().saturating_mul(b.memory_swap.as_u64()) / b.memory.as_u64().max(1)),
+        None => memory,
+    };
+    let derived_reservation = match base {
+        Some(b) if !memory_changed => b.memory_reservation,
+        _ => ByteSize::bytes(memory.as_u64() / 2),
+    };
+    Ok(Tier {
+        cpu: raw.cpu.or(base.map(|b| b.cpu)).ok_or_else(|| required("cpu"))?,
+        cpu_shares: raw.cpu_shares.or(base.map(|b| b.cpu_shares)).unwrap_or(1024),
+        memory,
+        memory_swap: raw.memory_swap.unwrap_or(derived_swap),
+        memory_reservation: raw.memory_reservation.unwrap_or(derived_reservation),
+        disk: raw.disk.or(base.map(|b| b.disk)).ok_or_else(|| required("disk"))?,
+        pids: raw.pids.or(base.map(|b| b.pids)).ok_or_else(|| required("pids"))?,
+    })
+}
+
+fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>) -> Result<SecuritySettings, ConfigError> {
+    let mut settings = SecuritySettings::default();
+    match raw.seccomp_profile.as_deref() {
+        None | Some("default") => {}
+        Some(other) => {
+            return Err(ConfigError::invalid("security.seccomp_profile", format!("{other:?} is not a known profile; use default")));
+        }
+    }
+    match raw.network_mode.as_deref() {
+        None | Some("none") => {}
+        Some(other) => {
+            return Err(ConfigError::invalid("security.network_mode", format!("{other:?} is not supported; use none (egress only through the model gateway)")));
+        }
+    }
+    if raw.enable_network_isolation == Some(false) {
+        return Err(ConfigError::invalid("security.enable_network_isolation", "network isolation cannot be turned off; remove the key"));
+    }
+    settings.apparmor_profile = raw.apparmor_profile.clone().filter(|p| !p.is_empty());
+    if let Some(size) = tmp_size {
+        if size < ByteSize::mib(16) {
+            return Err(ConfigError::invalid("containers.tmp_size", format!("must be at least 16M, got {size}")));
+        }
+        settings.tmp_size = size;
+    }
+    settings.validate(raw.allow_privileged.unwrap_or(false)).map_err(|e| {
+        let key = match &e {
+            cchub_policy::PolicyError::RejectedSetting { setting, .. } => setting.to_string(),
+            _ => "security".to_string(),
+        };
+        ConfigError::invalid(key, e.to_string())
+    })?;
+    Ok(settings)
+}
+
+fn resolve_auth(raw: &crate::raw::RawAuth, data_dir: &Path, base_dir: &Path) -> Result<AuthConfig, ConfigError> {
+    let access = raw.access_token_ttl_secs.unwrap_or(15 * 60);
+    if !(60..=24 * 3600).contains(&access) {
+        return Err(ConfigError::invalid("auth.access_token_ttl_secs", format!("must be between 60 and 86400 seconds, got {access}")));
+    }
+    let refresh = raw.refresh_token_ttl_secs.unwrap_or(30 * 24 * 3600);
+    if refresh <= access {
+        return Err(ConfigError::invalid("auth.refresh_token_ttl_secs", format!("must be longer than the access token lifetime ({access} s), got {refresh}")));
+    }
+    let jwt_key_file = match &raw.jwt_key_file {
+        Some(path) => absolute(Path::new(path), base_dir).map_err(|e| ConfigError::invalid("auth.jwt_key_file", e.to_string()))?,
+        None => data_dir.join("secrets").join("jwt.key"),
+    };
+    let positive = |value: Option<u32>, default: u32, key: &str| match value.unwrap_or(default) {
+        0 => Err(ConfigError::invalid(key, "must be at least 1")),
+        n => Ok(n),
+    };
+    Ok(AuthConfig {
+        access_token_ttl_secs: access,
+        refresh_token_ttl_secs: refresh,
+        jwt_key_file,
+        login_max_failures_per_account: positive(raw.login_max_failures_per_account, 5, "auth.login_max_failures_per_account")?,
+        login_max_failures_per_ip: positive(raw.login_max_failures_per_ip, 20, "auth.login_max_failures_per_ip")?,
+        login_window_secs: raw.login_window_secs.unwrap_or(300).max(1),
+    })
+}
+
+fn resolve_model(raw: &crate::raw::RawModel, env: &dyn Fn(&str) -> Option<String>, base_dir: &Path) -> Result<ModelConfig, ConfigError> {
+    let upstream = env("CCHUB_MODEL_UPSTREAM").or(raw.upstream.clone()).unwrap_or_else(|| DEFAULT_UPSTREAM.into());
+    let upstream = upstream.trim_end_matches('/').to_string();
+    let scheme_ok = upstream.starts_with("http://") || upstream.starts_with("https://");
+    if !scheme_ok || upstream.len() <= "https://".len() || upstream.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid("model.upstream", format!("{upstream:?} is not an http:// or https:// URL")));
+    }
+
+    let api_key = match (&raw.api_key_file, env("ANTHROPIC_API_KEY")) {
+        (_, Some(key)) => Some(Secret::new(key.trim())),
+        (Some(file), None) => {
+            let path = absolute(Path::new(file), base_dir).map_err(|e| ConfigError::invalid("model.api_key_file", e.to_string()))?;
+            let key = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::invalid("model.api_key_file", format!("cannot read {}: {e}", path.display())))?;
+            Some(Secret::new(key.trim()))
+        }
+        (None, None) => None,
+    };
+    if api_key.as_ref().is_some_and(|k| k.expose().is_empty() || k.expose().chars().any(|c| c.is_control())) {
+        return Err(ConfigError::invalid("ANTHROPIC_API_KEY", "the key is empty or contains control characters"));
+    }
+
+    let allowed_models = raw.allowed_models.clone().unwrap_or_else(|| vec!["sonnet".into(), "opus".into(), "haiku".into()]);
+    for model in &allowed_models {
+        let valid = !model.is_empty() && model.len() <= 100 && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '[' | ']'));
+        if !valid {
+            return Err(ConfigError::invalid("model.allowed_models", format!("{model:?} is not a model name")));
+        }
+    }
+
+    let parse_mode = |text: &str, key: &str| {
+        PermissionMode::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = PermissionMode::ALL.iter().map(|m| m.as_str()).collect();
+            ConfigError::invalid(key, format!("{text:?} is not a permission mode; use one of {}", known.join(", ")))
+        })
+    };
+    let allowed_permission_modes = match &raw.allowed_permission_modes {
+        Some(list) => list.iter().map(|m| parse_mode(m, "model.allowed_permission_modes")).collect::<Result<Vec<_>, _>>()?,
+        None => PermissionMode::ALL.to_vec(),
+    };
+    let default_permission_mode = parse_mode(raw.default_permission_mode.as_deref().unwrap_or("bypassPermissions"), "model.default_permission_mode")?;
+    if !allowed_permission_modes.contains(&default_permission_mode) {
+        return Err(ConfigError::invalid("model.default_permission_mode", "must be one of model.allowed_permission_modes"));
+    }
+
+    let agent_command = raw.agent_command.clone().unwrap_or_else(|| "claude".into());
+    let command_ok = !agent_command.is_empty() && agent_command.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+    if !command_ok {
+        return Err(ConfigError::invalid("model.agent_command", format!("{agent_command:?} must be a program name or path without spaces")));
+    }
+
+    Ok(ModelConfig {
+        upstream,
+        api_key,
+        allowed_models,
+        default_permission_mode,
+        allowed_permission_modes,
+        max_retries: raw.max_retries.unwrap_or(2).min(10),
+        agent_command,
+    })
+}
+
+fn resolve_logging(level: Option<String>, format: Option<String>) -> Result<LoggingConfig, ConfigError> {
+    let format = match format.as_deref() {
+        None | Some("auto") => LogFormat::Auto,
+        Some("json") => LogFormat::Json,
+        Some("text") => LogFormat::Text,
+        Some(other) => return Err(ConfigError::invalid("logging.format", format!("{other:?} is not json, text or auto"))),
+    };
+    Ok(LoggingConfig {
+        level: level.unwrap_or_else(|| "info".into()),
+        format,
+    })
+}
+
+#[cfg(test)]
+mod tests;

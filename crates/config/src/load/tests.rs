@@ -1,0 +1,152 @@
+use std::io::Write;
+
+use super::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load_yaml(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(yaml.as_bytes()).unwrap();
+    Config::load(Some(file.path()), env)
+}
+
+#[test]
+fn defaults_without_a_file() {
+    let config = Config::load(None, &no_env).unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:3001");
+    assert!(config.containers.data_dir.is_absolute());
+    assert!(config.containers.data_dir.ends_with("workspace"));
+    assert!(config.database.url.expose().starts_with("sqlite://"));
+    assert!(config.database.url.expose().ends_with("database/cchub.db?mode=rwc"));
+    assert_eq!(config.resources.default_tier.as_str(), "free");
+    assert_eq!(config.resources.tiers.len(), 3);
+    assert_eq!(config.auth.access_token_ttl_secs, 900);
+    assert_eq!(config.model.upstream, "https://api.anthropic.com");
+    assert!(config.model.api_key.is_none());
+    assert_eq!(config.containers.image, "cchub-runtime:latest");
+}
+
+#[test]
+fn seed_shaped_file_is_accepted() {
+    let yaml = r#"
+database:
+  type: postgresql
+  host: localhost
+  port: 5432
+  name: claude_code
+  user: claude
+  password: ${DB_PASSWORD}
+  ssl: true
+docker:
+  socketPath: /var/run/docker.sock
+  apiVersion: 1.43
+containers:
+  image: claude-code-runtime:latest
+  dataDir: ./workspace
+  logLevel: info
+resources:
+  defaultTier: free
+  tiers:
+    free: { cpu: 0.5, memory: 1G, disk: 5G }
+    pro: { cpu: 2, memory: 4G, disk: 20G }
+    enterprise: { cpu: 4, memory: 8G, disk: 50G }
+security:
+  apparmorProfile: docker-default
+  enableNetworkIsolation: true
+  allowPrivileged: false
+monitoring:
+  enabled: true
+  prometheusUrl: http://localhost:9090
+logging:
+  level: info
+  format: json
+"#;
+    let env = |name: &str| (name == "DB_PASSWORD").then(|| "pw".to_string());
+    let config = load_yaml(yaml, &env).unwrap();
+    assert_eq!(config.database.url.expose(), "postgres://claude:pw@localhost:5432/claude_code?sslmode=require");
+    assert_eq!(config.containers.image, "claude-code-runtime:latest");
+    let free = &config.resources.tiers[&TierName::parse("free").unwrap()];
+    assert_eq!(free.pids, 100);
+    assert_eq!(free.memory_swap, ByteSize::gib(2));
+    assert_eq!(config.security.apparmor_profile.as_deref(), Some("docker-default"));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let env = |name: &str| match name {
+        "CCHUB_LISTEN" => Some("127.0.0.1:4000".to_string()),
+        "CCHUB_DATA_DIR" => Some("/srv/cchub".to_string()),
+        "CCHUB_DATABASE_URL" => Some("sqlite:///tmp/x.db".to_string()),
+        "CCHUB_MODEL_UPSTREAM" => Some("http://127.0.0.1:8787/".to_string()),
+        "ANTHROPIC_API_KEY" => Some("sk-test".to_string()),
+        _ => None,
+    };
+    let config = load_yaml("server:\n  listen: 0.0.0.0:9999\n", &env).unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:4000");
+    assert_eq!(config.containers.data_dir, PathBuf::from("/srv/cchub"));
+    assert_eq!(config.database.url.expose(), "sqlite:///tmp/x.db");
+    assert_eq!(config.model.upstream, "http://127.0.0.1:8787");
+    assert_eq!(config.model.api_key.as_ref().unwrap().expose(), "sk-test");
+    assert_eq!(config.auth.jwt_key_file, PathBuf::from("/srv/cchub/secrets/jwt.key"));
+}
+
+fn error_of(yaml: &str) -> String {
+    load_yaml(yaml, &no_env).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases = [
+        ("server:\n  listen: nowhere\n", "server.listen"),
+        ("resources:\n  tiers:\n    free:\n      memory: lots\n", "memory"),
+        ("resources:\n  tiers:\n    free:\n      memory_reservation: 2G\n", "memory_reservation"),
+        ("resources:\n  tiers:\n    free:\n      pids: 0\n", "pids"),
+        ("resources:\n  tiers:\n    Big: { cpu: 1, memory: 1G, disk: 1G, pids: 100 }\n", "resources.tiers.Big"),
+        ("resources:\n  tiers:\n    team: { cpu: 1, memory: 1G }\n", "resources.tiers.team.disk"),
+        ("resources:\n  default_tier: gold\n", "resources.default_tier"),
+        ("security:\n  allow_privileged: true\n", "security.allow_privileged"),
+        ("security:\n  seccomp_profile: unconfined\n", "security.seccomp_profile"),
+        ("security:\n  network_mode: host\n", "security.network_mode"),
+        ("model:\n  upstream: ftp://x\n", "model.upstream"),
+        ("model:\n  default_permission_mode: yolo\n", "model.default_permission_mode"),
+        ("server:\n  listne: 1\n", "listne"),
+        ("databse: {}\n", "databse"),
+        ("auth:\n  access_token_ttl_secs: 5\n", "auth.access_token_ttl_secs"),
+    ];
+    for (yaml, key) in cases {
+        let message = error_of(yaml);
+        assert!(message.contains(key), "error for {yaml:?} should name {key}: {message}");
+    }
+}
+
+#[test]
+fn custom_tier_gets_derived_fields() {
+    let config = load_yaml("resources:\n  tiers:\n    team: { cpu: 1, memory: 2G, disk: 10G, pids: 200 }\n", &no_env).unwrap();
+    let team = &config.resources.tiers[&TierName::parse("team").unwrap()];
+    assert_eq!(team.memory_swap, ByteSize::gib(2));
+    assert_eq!(team.memory_reservation, ByteSize::gib(1));
+    assert_eq!(team.cpu_shares, 1024);
+}
+
+#[test]
+fn overriding_memory_keeps_limits_consistent() {
+    let config = load_yaml("resources:\n  tiers:\n    free: { memory: 256M }\n", &no_env).unwrap();
+    let free = &config.resources.tiers[&TierName::parse("free").unwrap()];
+    assert_eq!(free.memory, ByteSize::mib(256));
+    assert_eq!(free.memory_swap, ByteSize::mib(512));
+    assert_eq!(free.memory_reservation, ByteSize::mib(128));
+}
+
+#[test]
+fn missing_file_is_reported_with_its_path() {
+    let err = Config::load(Some(Path::new("/nonexistent/cchub.yml")), &no_env).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/cchub.yml"), "{err}");
+}
+
+#[test]
+fn empty_file_means_defaults() {
+    let config = load_yaml("", &no_env).unwrap();
+    assert_eq!(config.resources.default_tier.as_str(), "free");
+}

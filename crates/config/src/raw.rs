@@ -1,0 +1,149 @@
+//! The configuration file as written: every key optional, seed spellings accepted as
+//! aliases, unknown keys rejected so that a typo is reported instead of ignored.
+
+use std::collections::BTreeMap;
+
+use cchub_policy::ByteSize;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub database: RawDatabase,
+    pub docker: RawDocker,
+    pub containers: RawContainers,
+    pub resources: RawResources,
+    pub security: RawSecurity,
+    pub auth: RawAuth,
+    pub model: RawModel,
+    pub monitoring: RawMonitoring,
+    pub logging: RawLogging,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_json_body: Option<ByteSize>,
+    pub max_file_size: Option<ByteSize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+    /// `sqlite` or `postgresql`; with `postgresql` the URL is built from the parts below.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub ssl: Option<bool>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDocker {
+    #[serde(alias = "socketPath")]
+    pub socket_path: Option<String>,
+    /// Accepted for compatibility; the API version is negotiated with the engine.
+    #[serde(alias = "apiVersion")]
+    pub api_version: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawContainers {
+    pub image: Option<String>,
+    #[serde(alias = "dataDir")]
+    pub data_dir: Option<String>,
+    pub tmp_size: Option<ByteSize>,
+    /// Accepted for compatibility; use `logging.level`.
+    #[serde(alias = "logLevel")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawResources {
+    #[serde(alias = "defaultTier")]
+    pub default_tier: Option<String>,
+    pub tiers: BTreeMap<String, RawTier>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTier {
+    pub cpu: Option<f64>,
+    #[serde(alias = "cpuShares")]
+    pub cpu_shares: Option<u32>,
+    pub memory: Option<ByteSize>,
+    #[serde(alias = "memorySwap")]
+    pub memory_swap: Option<ByteSize>,
+    #[serde(alias = "memoryReservation")]
+    pub memory_reservation: Option<ByteSize>,
+    pub disk: Option<ByteSize>,
+    #[serde(alias = "pidsLimit")]
+    pub pids: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSecurity {
+    #[serde(alias = "seccompProfile")]
+    pub seccomp_profile: Option<String>,
+    #[serde(alias = "apparmorProfile")]
+    pub apparmor_profile: Option<String>,
+    #[serde(alias = "allowPrivileged")]
+    pub allow_privileged: Option<bool>,
+    pub network_mode: Option<String>,
+    /// Accepted for compatibility: isolation is always on (network mode `none`).
+    #[serde(alias = "enableNetworkIsolation")]
+    pub enable_network_isolation: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAuth {
+    pub access_token_ttl_secs: Option<u64>,
+    pub refresh_token_ttl_secs: Option<u64>,
+    pub jwt_key_file: Option<String>,
+    pub login_max_failures_per_account: Option<u32>,
+    pub login_max_failures_per_ip: Option<u32>,
+    pub login_window_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawModel {
+    pub upstream: Option<String>,
+    pub api_key_file: Option<String>,
+    pub allowed_models: Option<Vec<String>>,
+    pub default_permission_mode: Option<String>,
+    pub allowed_permission_modes: Option<Vec<String>>,
+    pub max_retries: Option<u32>,
+    pub agent_command: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMonitoring {
+    pub enabled: Option<bool>,
+    #[serde(alias = "prometheusUrl")]
+    pub prometheus_url: Option<String>,
+    #[serde(alias = "grafanaUrl")]
+    pub grafana_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLogging {
+    pub level: Option<String>,
+    pub format: Option<String>,
+    /// Accepted for compatibility; logs go to stdout.
+    pub output: Option<serde_yaml::Value>,
+}

@@ -1,0 +1,116 @@
+use super::*;
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    (Store::open(&url, 4).await.unwrap(), dir)
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        password_hash: "hash".into(),
+        role,
+        tier: "free".into(),
+    }
+}
+
+#[tokio::test]
+async fn users_round_trip() {
+    let (store, _dir) = store().await;
+    let alice = store.create_user(&new_user("alice", Role::Admin)).await.unwrap();
+    assert_eq!(alice.username.as_str(), "alice");
+    assert_eq!(alice.role, Role::Admin);
+    assert!(!alice.disabled);
+
+    let by_name = store.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(by_name, alice);
+    let (_, hash) = store.credentials("alice").await.unwrap().unwrap();
+    assert_eq!(hash, "hash");
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn duplicate_user_is_a_conflict() {
+    let (store, _dir) = store().await;
+    store.create_user(&new_user("bob", Role::User)).await.unwrap();
+    let err = store.create_user(&new_user("bob", Role::User)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn disabling_bumps_token_version() {
+    let (store, _dir) = store().await;
+    let user = store.create_user(&new_user("carol", Role::User)).await.unwrap();
+    let disabled = store.set_disabled(user.id, true).await.unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(disabled.token_version, user.token_version + 1);
+    let enabled = store.set_disabled(user.id, false).await.unwrap();
+    assert!(!enabled.disabled);
+    let changed = store.set_password_hash(user.id, "new").await.unwrap();
+    assert_eq!(changed.token_version, user.token_version + 3);
+    assert!(matches!(store.set_tier(999, "pro").await, Err(StoreError::NotFound { .. })));
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once() {
+    let (store, _dir) = store().await;
+    let user = store.create_user(&new_user("dave", Role::User)).await.unwrap();
+    let future = now_ms() + 60_000;
+    store.insert_refresh_token(user.id, "h1", "fam", future).await.unwrap();
+
+    let first = store.use_refresh_token("h1").await.unwrap();
+    assert_eq!(first, RefreshOutcome::Rotated { user_id: user.id, family: "fam".into() });
+    store.insert_refresh_token(user.id, "h2", "fam", future).await.unwrap();
+
+    // Presenting h1 again is reuse: the whole family, h2 included, is revoked.
+    assert_eq!(store.use_refresh_token("h1").await.unwrap(), RefreshOutcome::Reused { user_id: user.id });
+    assert_eq!(store.use_refresh_token("h2").await.unwrap(), RefreshOutcome::Invalid);
+    assert_eq!(store.use_refresh_token("unknown").await.unwrap(), RefreshOutcome::Invalid);
+}
+
+#[tokio::test]
+async fn expired_refresh_token_is_invalid() {
+    let (store, _dir) = store().await;
+    let user = store.create_user(&new_user("erin", Role::User)).await.unwrap();
+    store.insert_refresh_token(user.id, "old", "f", now_ms() - 1).await.unwrap();
+    assert_eq!(store.use_refresh_token("old").await.unwrap(), RefreshOutcome::Invalid);
+}
+
+#[tokio::test]
+async fn containers_upsert() {
+    let (store, _dir) = store().await;
+    let user = store.create_user(&new_user("frank", Role::User)).await.unwrap();
+    store.upsert_container(user.id, "abc", "cchub-user-1", "h1", "running").await.unwrap();
+    store.upsert_container(user.id, "def", "cchub-user-1", "h2", "created").await.unwrap();
+    let record = store.container_for(user.id).await.unwrap().unwrap();
+    assert_eq!(record.container_id, "def");
+    assert_eq!(record.spec_hash, "h2");
+    assert_eq!(store.list_containers().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn audit_events_filter() {
+    let (store, _dir) = store().await;
+    for action in ["auth.login", "auth.login", "admin.user.create"] {
+        store
+            .record_audit(&AuditEvent {
+                actor: Some("root".into()),
+                action,
+                outcome: "success",
+                detail: Some(serde_json::json!({"k": 1})),
+                ..AuditEvent::default()
+            })
+            .await
+            .unwrap();
+    }
+    let logins = store
+        .list_audit(&AuditFilter { action: Some("auth.login".into()), limit: 10, ..AuditFilter::default() })
+        .await
+        .unwrap();
+    assert_eq!(logins.len(), 2);
+    assert_eq!(logins[0].detail, Some(serde_json::json!({"k": 1})));
+    let all = store.list_audit(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].action, "admin.user.create");
+}
