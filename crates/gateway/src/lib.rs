@@ -1,1 +1,99 @@
+//! cchub's model gateway.
+//!
+//! Each user gets a Unix socket under `users/<id>/run/`, mounted read-only into that
+//! user's container. Whoever connects to a socket is that user: the socket path is the
+//! identity, so no credential exists inside any container. The gateway forwards only
+//! Messages API calls to the upstream, adding the organisation's key, and streams the
+//! answer back as it arrives.
 
+mod error;
+mod forward;
+mod socket;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cchub_config::Secret;
+
+pub use error::GatewayError;
+
+/// Settings of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Base URL of the Messages API, without a trailing slash.
+    pub upstream: String,
+    pub api_key: Option<Secret>,
+    /// Largest request body forwarded.
+    pub max_request_bytes: usize,
+}
+
+/// The per-user sockets and the shared upstream client.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: GatewayConfig,
+    client: reqwest::Client,
+    listeners: Mutex<HashMap<i64, socket::Listener>>,
+}
+
+/// Owner given to each socket so that the container's unprivileged user can connect.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketOwner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig) -> Result<Self, GatewayError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // A streamed answer may pause while the model thinks, but not this long.
+            .read_timeout(Duration::from_secs(600))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(GatewayError::Client)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                listeners: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Makes sure user `user_id` has a listening socket in `dir`, creating it (and
+    /// replacing a stale socket file left by an earlier hub) when needed.
+    pub async fn ensure_socket(&self, user_id: i64, dir: &Path, owner: Option<SocketOwner>) -> Result<PathBuf, GatewayError> {
+        let path = dir.join(cchub_policy::GATEWAY_SOCKET_NAME);
+        {
+            let listeners = self.inner.listeners.lock().expect("gateway listener map poisoned");
+            if let Some(listener) = listeners.get(&user_id) {
+                if listener.is_alive() && listener.path() == path && path.exists() {
+                    return Ok(path);
+                }
+            }
+        }
+        let listener = socket::Listener::bind(self.inner.clone(), user_id, &path, owner)?;
+        self.inner
+            .listeners
+            .lock()
+            .expect("gateway listener map poisoned")
+            .insert(user_id, listener);
+        Ok(path)
+    }
+
+    /// Stops serving user `user_id` and removes the socket file.
+    pub fn close_socket(&self, user_id: i64) {
+        let removed = self.inner.listeners.lock().expect("gateway listener map poisoned").remove(&user_id);
+        drop(removed);
+    }
+
+    pub fn upstream(&self) -> &str {
+        &self.inner.config.upstream
+    }
+}

@@ -1,1 +1,42 @@
+//! cchub's container runtime: one hardened container per user on a Docker Engine.
+//!
+//! [`ContainerRuntime`] is the engine-facing trait (a Kubernetes backend would be a second
+//! implementation); [`DockerRuntime`] implements it with bollard. [`Workspaces`] adds the
+//! per-user lock and the get-or-create logic on top of any runtime.
 
+mod container;
+mod create;
+mod docker;
+mod ensure;
+mod error;
+mod exec;
+pub mod image;
+
+pub use container::{ContainerInfo, ContainerState};
+pub use docker::DockerRuntime;
+pub use ensure::{EnsureAction, EnsureOutcome, Workspaces};
+pub use error::RuntimeError;
+pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
+
+use async_trait::async_trait;
+use cchub_policy::ContainerSpec;
+
+/// The engine operations cchub needs.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// The container named `name`, or `None` when it does not exist.
+    async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
+    /// Every container carrying the cchub management label.
+    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// The id of `image`, or `None` when it is not present.
+    async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError>;
+    /// Creates the container; fails with [`RuntimeError::NameConflict`] when the name is taken.
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
+    async fn start(&self, id: &str) -> Result<(), RuntimeError>;
+    async fn unpause(&self, id: &str) -> Result<(), RuntimeError>;
+    async fn stop(&self, id: &str, timeout_secs: i32) -> Result<(), RuntimeError>;
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecSession, RuntimeError>;
+    /// The exit code of a finished exec, `None` while it runs.
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError>;
+}

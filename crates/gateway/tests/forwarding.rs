@@ -1,0 +1,126 @@
+//! The gateway against the mock model, over a real Unix socket.
+
+use std::path::Path;
+
+use cchub_config::Secret;
+use cchub_gateway::{Gateway, GatewayConfig};
+use cchub_testkit::mock_model::MockModel;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+const KEY: &str = "sk-ant-test-organisation-key";
+
+/// Sends one HTTP/1.1 request over the socket and returns (status, whole response text).
+async fn raw_request(socket: &Path, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let mut stream = UnixStream::connect(socket).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // The gateway may answer and close before a refused body is fully sent.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+async fn gateway_for(upstream: String, dir: &Path) -> (Gateway, std::path::PathBuf) {
+    let gateway = Gateway::new(GatewayConfig {
+        upstream,
+        api_key: Some(Secret::new(KEY)),
+        max_request_bytes: 1 << 20,
+    })
+    .unwrap();
+    let socket = gateway.ensure_socket(1, dir, None).await.unwrap();
+    (gateway, socket)
+}
+
+#[tokio::test]
+async fn messages_are_forwarded_with_the_key() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), Some(KEY.into())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+
+    let body = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"[[text: hi there]]"}]}"#;
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages?beta=true", "x-api-key: placeholder-from-container\r\n", body).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("hi there"), "{text}");
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].api_key.as_deref(), Some(KEY));
+    assert_eq!(requests[0].path, "/v1/messages?beta=true");
+    assert!(!text.contains(KEY), "the key must never come back to the container");
+}
+
+#[tokio::test]
+async fn streaming_answer_passes_through() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), Some(KEY.into())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+
+    let body = r#"{"model":"m","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"[[text: streamed]]"}]}"#;
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages", "", body).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("event: message_start"), "{text}");
+    assert!(text.contains("event: message_stop"), "{text}");
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_are_refused() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), Some(KEY.into())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+
+    for path in ["/v1/files", "/v1/models", "/v1/messages/batches", "/", "/v1/messages/../files", "/_mock/requests"] {
+        let (status, text) = raw_request(&socket, "POST", path, "", "{}").await;
+        assert!(status == 404 || status == 400, "{path}: {status} {text}");
+    }
+    let (status, _) = raw_request(&socket, "GET", "/v1/messages", "", "").await;
+    assert_eq!(status, 405);
+    assert!(mock.requests().is_empty(), "nothing may reach the upstream");
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_a_clear_error() {
+    // Bind then drop a listener to get a loopback port with nothing behind it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(format!("http://{closed}"), dir.path()).await;
+
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages", "", r#"{"model":"m","messages":[]}"#).await;
+    assert_eq!(status, 502);
+    assert!(text.contains("unreachable"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("x-should-retry: false"), "{text}");
+    assert!(!text.contains(KEY));
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(2 << 20));
+    let (status, _) = raw_request(&socket, "POST", "/v1/messages", "", &big).await;
+    assert_eq!(status, 413);
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn socket_is_replaced_and_removed() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+    // A second call keeps the live listener.
+    assert_eq!(gateway.ensure_socket(1, dir.path(), None).await.unwrap(), socket);
+    gateway.close_socket(1);
+    assert!(!socket.exists());
+    // A stale socket file from an earlier hub is replaced.
+    let stale = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    drop(stale);
+    gateway.ensure_socket(1, dir.path(), None).await.unwrap();
+    let (status, _) = raw_request(&socket, "POST", "/v1/messages", "", r#"{"model":"m","messages":[]}"#).await;
+    assert_eq!(status, 200);
+}

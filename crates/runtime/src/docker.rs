@@ -1,0 +1,182 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use cchub_policy::{ContainerSpec, LABEL_MANAGED};
+use futures_util::StreamExt;
+
+use crate::create::create_body;
+use crate::{ContainerInfo, ContainerRuntime, ExecChunk, ExecRequest, ExecSession, RuntimeError};
+
+/// Seconds an engine call may take before it fails; image builds use their own stream.
+const ENGINE_TIMEOUT_SECS: u64 = 120;
+
+/// [`ContainerRuntime`] on a Docker Engine reached through its Unix socket.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+}
+
+fn is_status(err: &BollardError, status: u16) -> bool {
+    matches!(err, BollardError::DockerResponseServerError { status_code, .. } if *status_code == status)
+}
+
+impl DockerRuntime {
+    /// Connects to the engine at `socket` and agrees on an API version both sides speak
+    /// (Debian's engine 20.10 speaks 1.41; bollard defaults to a newer one).
+    pub async fn connect(socket: &Path) -> Result<Self, RuntimeError> {
+        let socket_text = socket.display().to_string();
+        let connect_error = |source| RuntimeError::Connect {
+            socket: socket_text.clone(),
+            source,
+        };
+        let docker = Docker::connect_with_unix(&socket_text, ENGINE_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            .map_err(connect_error)?
+            .negotiate_version()
+            .await
+            .map_err(connect_error)?;
+        docker.ping().await.map_err(connect_error)?;
+        Ok(Self { docker })
+    }
+
+    /// The bollard client, for the image builder and tests.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for DockerRuntime {
+    async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError> {
+        match self.docker.inspect_container(name, None::<InspectContainerOptions>).await {
+            Ok(response) => Ok(Some(ContainerInfo::from_inspect(response))),
+            Err(err) if is_status(&err, 404) => Ok(None),
+            Err(err) => Err(RuntimeError::engine("inspect", name, err)),
+        }
+    }
+
+    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_MANAGED}=true")])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| RuntimeError::engine("list", "managed containers", e))?;
+        Ok(summaries.into_iter().map(ContainerInfo::from_summary).collect())
+    }
+
+    async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(err) if is_status(&err, 404) => Ok(None),
+            Err(err) => Err(RuntimeError::engine("inspect image", image, err)),
+        }
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        match self.docker.create_container(Some(options), create_body(spec)).await {
+            Ok(response) => Ok(response.id),
+            Err(err) if is_status(&err, 409) => Err(RuntimeError::NameConflict { name: spec.name.clone() }),
+            Err(err) if is_status(&err, 404) => Err(RuntimeError::ImageMissing { image: spec.image.clone() }),
+            Err(err) => Err(RuntimeError::engine("create", &spec.name, err)),
+        }
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        match self.docker.start_container(id, None).await {
+            // 304: already running, which is what the caller wants.
+            Ok(()) => Ok(()),
+            Err(err) if is_status(&err, 304) => Ok(()),
+            Err(err) => Err(RuntimeError::engine("start", id, err)),
+        }
+    }
+
+    async fn unpause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.docker.unpause_container(id).await.map_err(|e| RuntimeError::engine("unpause", id, e))
+    }
+
+    async fn stop(&self, id: &str, timeout_secs: i32) -> Result<(), RuntimeError> {
+        let options = StopContainerOptionsBuilder::default().t(timeout_secs).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if is_status(&err, 304) => Ok(()),
+            Err(err) if is_status(&err, 404) => Err(RuntimeError::NotFound { container: id.to_string() }),
+            Err(err) => Err(RuntimeError::engine("stop", id, err)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if is_status(&err, 404) => Ok(()),
+            Err(err) => Err(RuntimeError::engine("remove", id, err)),
+        }
+    }
+
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecSession, RuntimeError> {
+        let options = CreateExecOptions {
+            cmd: Some(request.cmd),
+            env: Some(request.env),
+            tty: Some(request.tty),
+            attach_stdin: Some(request.attach_stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            working_dir: request.working_dir,
+            user: request.user,
+            ..Default::default()
+        };
+        let created = self.docker.create_exec(id, options).await.map_err(|e| match e {
+            err if is_status(&err, 404) => RuntimeError::NotFound { container: id.to_string() },
+            err => RuntimeError::engine("exec", id, err),
+        })?;
+        let start = StartExecOptions {
+            detach: false,
+            tty: request.tty,
+            output_capacity: Some(64 * 1024),
+        };
+        let started = self
+            .docker
+            .start_exec(&created.id, Some(start))
+            .await
+            .map_err(|e| RuntimeError::engine("start exec", id, e))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(RuntimeError::Build(format!("exec {} started detached", created.id)));
+        };
+        let exec_id = created.id.clone();
+        let output = output.map(move |item| match item {
+            Ok(LogOutput::StdErr { message }) => Ok(ExecChunk::Stderr(message)),
+            Ok(LogOutput::StdOut { message } | LogOutput::Console { message } | LogOutput::StdIn { message }) => {
+                Ok(ExecChunk::Stdout(message))
+            }
+            Err(err) => Err(RuntimeError::engine("read exec output", exec_id.clone(), err)),
+        });
+        Ok(ExecSession {
+            exec_id: created.id,
+            output: Box::pin(output),
+            input,
+        })
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        let inspect = self
+            .docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| RuntimeError::engine("inspect exec", exec_id, e))?;
+        if inspect.running.unwrap_or(false) {
+            return Ok(None);
+        }
+        Ok(inspect.exit_code)
+    }
+}

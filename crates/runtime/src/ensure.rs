@@ -1,0 +1,157 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cchub_policy::ContainerSpec;
+use tokio::sync::OwnedMutexGuard;
+use tracing::info;
+
+use crate::{ContainerInfo, ContainerRuntime, ContainerState, RuntimeError};
+
+/// What [`Workspaces::ensure_running`] had to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnsureAction {
+    AlreadyRunning,
+    Started,
+    Unpaused,
+    Created,
+    /// The old container came from another spec or image and was replaced.
+    Recreated,
+}
+
+impl EnsureAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnsureAction::AlreadyRunning => "already_running",
+            EnsureAction::Started => "started",
+            EnsureAction::Unpaused => "unpaused",
+            EnsureAction::Created => "created",
+            EnsureAction::Recreated => "recreated",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EnsureOutcome {
+    pub info: ContainerInfo,
+    pub action: EnsureAction,
+}
+
+/// Per-user containers on top of a [`ContainerRuntime`], one lock per container name so
+/// that concurrent requests for one user never create two containers.
+pub struct Workspaces<R: ContainerRuntime> {
+    runtime: Arc<R>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// How long to wait for a container the engine is restarting on its own.
+const RESTART_WAIT: Duration = Duration::from_secs(10);
+
+impl<R: ContainerRuntime> Workspaces<R> {
+    pub fn new(runtime: Arc<R>) -> Self {
+        Self {
+            runtime,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn runtime(&self) -> &Arc<R> {
+        &self.runtime
+    }
+
+    /// Takes the lock of one container name; hold it across any create, start or remove.
+    pub async fn lock(&self, name: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().expect("workspace lock map poisoned");
+            locks.entry(name.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Makes sure the container described by `spec` exists and runs, creating,
+    /// starting or replacing it as needed.
+    pub async fn ensure_running(&self, spec: &ContainerSpec) -> Result<EnsureOutcome, RuntimeError> {
+        let _guard = self.lock(&spec.name).await;
+        let image_id = self
+            .runtime
+            .image_id(&spec.image)
+            .await?
+            .ok_or_else(|| RuntimeError::ImageMissing { image: spec.image.clone() })?;
+        let wanted_hash = spec.fingerprint();
+
+        let action = match self.runtime.inspect(&spec.name).await? {
+            Some(current) if current.spec_hash() == Some(wanted_hash.as_str()) && current.image_id == image_id => {
+                self.bring_up(&current).await?
+            }
+            Some(stale) => {
+                info!(container = %stale.name, old_hash = ?stale.spec_hash(), new_hash = %wanted_hash,
+                    "container spec or image changed; recreating");
+                self.runtime.remove(&stale.id).await?;
+                let id = self.runtime.create(spec).await?;
+                self.runtime.start(&id).await?;
+                EnsureAction::Recreated
+            }
+            None => {
+                let id = match self.runtime.create(spec).await {
+                    Ok(id) => id,
+                    // Another hub process won the race for the name; use its container.
+                    Err(RuntimeError::NameConflict { .. }) => match self.runtime.inspect(&spec.name).await? {
+                        Some(info) => info.id,
+                        None => self.runtime.create(spec).await?,
+                    },
+                    Err(err) => return Err(err),
+                };
+                self.runtime.start(&id).await?;
+                EnsureAction::Created
+            }
+        };
+
+        let info = self
+            .runtime
+            .inspect(&spec.name)
+            .await?
+            .ok_or_else(|| RuntimeError::NotFound { container: spec.name.clone() })?;
+        Ok(EnsureOutcome { info, action })
+    }
+
+    async fn bring_up(&self, current: &ContainerInfo) -> Result<EnsureAction, RuntimeError> {
+        match current.state {
+            ContainerState::Running => Ok(EnsureAction::AlreadyRunning),
+            ContainerState::Paused => {
+                self.runtime.unpause(&current.id).await?;
+                Ok(EnsureAction::Unpaused)
+            }
+            ContainerState::Restarting => {
+                let deadline = tokio::time::Instant::now() + RESTART_WAIT;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let now = self.runtime.inspect(&current.name).await?;
+                    if now.as_ref().is_some_and(|i| i.state == ContainerState::Running) {
+                        return Ok(EnsureAction::AlreadyRunning);
+                    }
+                }
+                self.runtime.start(&current.id).await?;
+                Ok(EnsureAction::Started)
+            }
+            _ => {
+                self.runtime.start(&current.id).await?;
+                Ok(EnsureAction::Started)
+            }
+        }
+    }
+
+    /// Stops the container named `name` if it exists; returns its state afterwards.
+    pub async fn stop(&self, name: &str, timeout_secs: i32) -> Result<Option<ContainerInfo>, RuntimeError> {
+        let _guard = self.lock(name).await;
+        let Some(current) = self.runtime.inspect(name).await? else {
+            return Ok(None);
+        };
+        if matches!(current.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting) {
+            if current.state == ContainerState::Paused {
+                self.runtime.unpause(&current.id).await?;
+            }
+            self.runtime.stop(&current.id, timeout_secs).await?;
+        }
+        self.runtime.inspect(name).await
+    }
+}

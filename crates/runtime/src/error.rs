@@ -1,0 +1,54 @@
+use thiserror::Error;
+
+/// A failed engine operation. Every variant names the container, image or exec involved.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot reach the Docker Engine at {socket}: {source}")]
+    Connect {
+        socket: String,
+        source: bollard::errors::Error,
+    },
+
+    #[error("image {image} is not present; build it with `cchub image build`")]
+    ImageMissing { image: String },
+
+    #[error("a container named {name} already exists")]
+    NameConflict { name: String },
+
+    #[error("container {container} not found")]
+    NotFound { container: String },
+
+    #[error("Docker Engine call {operation} on {target} failed: {source}")]
+    Engine {
+        operation: &'static str,
+        target: String,
+        source: bollard::errors::Error,
+    },
+
+    #[error("image build failed: {0}")]
+    Build(String),
+
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl RuntimeError {
+    pub(crate) fn engine(operation: &'static str, target: impl Into<String>, source: bollard::errors::Error) -> Self {
+        Self::Engine {
+            operation,
+            target: target.into(),
+            source,
+        }
+    }
+
+    /// The HTTP status the engine answered with, if the failure was such an answer.
+    pub fn engine_status(&self) -> Option<u16> {
+        match self {
+            RuntimeError::Engine {
+                source: bollard::errors::Error::DockerResponseServerError { status_code, .. },
+                ..
+            } => Some(*status_code),
+            _ => None,
+        }
+    }
+}
