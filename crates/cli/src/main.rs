@@ -1,1 +1,61 @@
-fn main() {}
+//! `cchub`: a self-hosted, multi-user hub for Claude Code.
+
+mod commands;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cchub", version, about = "A self-hosted, multi-user hub for Claude Code")]
+struct Cli {
+    /// YAML configuration file; defaults to $CCHUB_CONFIG, then to built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub: web API, WebSocket endpoints and model gateway.
+    Serve,
+    /// Manage user accounts in the hub's database.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Build the workspace image.
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
+    /// Print the sandbox policy.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => commands::serve::run(cli.config.as_deref()).await,
+            Command::User(command) => commands::user::run(cli.config.as_deref(), command).await,
+            Command::Image(command) => commands::image::run(cli.config.as_deref(), command).await,
+            Command::Policy(command) => commands::policy::run(cli.config.as_deref(), command),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

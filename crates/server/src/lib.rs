@@ -1,1 +1,16 @@
+//! cchub's HTTP and WebSocket server: authentication, the REST API, chat and files.
 
+pub mod agent;
+pub mod auth;
+mod error;
+mod extract;
+pub mod files;
+mod routes;
+mod startup;
+mod state;
+pub mod workspace;
+mod ws;
+
+pub use error::{ApiError, ApiResult};
+pub use startup::{App, StartupError};
+pub use state::AppState;

@@ -1,0 +1,152 @@
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use cchub_policy::TierName;
+use cchub_server::auth::password;
+use cchub_store::{AuditEvent, NewUser, Role, Store, User, Username};
+use clap::{Args, Subcommand};
+
+use super::load_config;
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from the first line of stdin.
+    Add {
+        name: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Resource tier (default: resources.default_tier).
+        #[arg(long)]
+        tier: Option<String>,
+        /// Read the password from stdin (required, so it never appears in the process list).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's tier, role or status.
+    Set(SetArgs),
+}
+
+#[derive(Args)]
+pub struct SetArgs {
+    name: String,
+    #[arg(long)]
+    tier: Option<String>,
+    /// `admin` or `user`.
+    #[arg(long)]
+    role: Option<String>,
+    /// Disable the account and end its sessions.
+    #[arg(long, conflicts_with = "enable")]
+    disable: bool,
+    #[arg(long)]
+    enable: bool,
+}
+
+pub async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
+    let config = load_config(config_path)?;
+    config.layout().ensure().context("cannot prepare the data directory")?;
+    let store = Store::open(config.database.url.expose(), 2).await.context("cannot open the database")?;
+    let result = match command {
+        UserCommand::Add { name, admin, tier, password_stdin: _ } => add(&config, &store, &name, admin, tier).await,
+        UserCommand::List { json } => list(&store, json).await,
+        UserCommand::Set(args) => set(&config, &store, args).await,
+    };
+    store.close().await;
+    result
+}
+
+fn parse_tier(config: &cchub_config::Config, tier: &str) -> anyhow::Result<TierName> {
+    let name = TierName::parse(tier)?;
+    if config.resources.tier(&name).is_none() {
+        let known: Vec<&str> = config.resources.tiers.keys().map(TierName::as_str).collect();
+        bail!("tier {tier:?} is not configured; use one of {}", known.join(", "));
+    }
+    Ok(name)
+}
+
+fn cli_event(action: &'static str, target: &User, detail: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        actor: Some("cli".into()),
+        action,
+        target: Some(target.username.to_string()),
+        outcome: "success",
+        detail: Some(detail),
+        ..AuditEvent::default()
+    }
+}
+
+async fn add(config: &cchub_config::Config, store: &Store, name: &str, admin: bool, tier: Option<String>) -> anyhow::Result<()> {
+    let username = Username::parse(name).map_err(|m| anyhow!(m))?;
+    let tier = match tier {
+        Some(tier) => parse_tier(config, &tier)?,
+        None => config.resources.default_tier.clone(),
+    };
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    let secret = line.trim_end_matches(['\n', '\r']).to_string();
+    password::check_policy(&secret).map_err(|m| anyhow!(m))?;
+
+    let hash = password::hash(secret).await.map_err(|m| anyhow!(m))?;
+    let role = if admin { Role::Admin } else { Role::User };
+    let user = store
+        .create_user(&NewUser {
+            username,
+            password_hash: hash,
+            role,
+            tier: tier.to_string(),
+        })
+        .await?;
+    store.record_audit(&cli_event("cli.user.create", &user, serde_json::json!({"role": user.role, "tier": user.tier}))).await?;
+    println!("created {} {} (id {}, tier {})", user.role.as_str(), user.username, user.id, user.tier);
+    Ok(())
+}
+
+async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let users = store.list_users().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&users)?);
+        return Ok(());
+    }
+    println!("{:<6} {:<32} {:<6} {:<12} STATUS", "ID", "NAME", "ROLE", "TIER");
+    for user in users {
+        let status = if user.disabled { "disabled" } else { "active" };
+        println!("{:<6} {:<32} {:<6} {:<12} {status}", user.id, user.username, user.role.as_str(), user.tier);
+    }
+    Ok(())
+}
+
+async fn set(config: &cchub_config::Config, store: &Store, args: SetArgs) -> anyhow::Result<()> {
+    if args.tier.is_none() && args.role.is_none() && !args.disable && !args.enable {
+        bail!("nothing to change; give --tier, --role, --disable or --enable");
+    }
+    let mut user = store.user_by_name(&args.name).await?.ok_or_else(|| anyhow!("user {:?} does not exist", args.name))?;
+    if let Some(tier) = &args.tier {
+        let tier = parse_tier(config, tier)?;
+        user = store.set_tier(user.id, tier.as_str()).await?;
+        store.record_audit(&cli_event("cli.user.set_tier", &user, serde_json::json!({"tier": user.tier}))).await?;
+    }
+    if let Some(role) = &args.role {
+        let role = Role::parse(role).ok_or_else(|| anyhow!("role {role:?} is not admin or user"))?;
+        user = store.set_role(user.id, role).await?;
+        store.record_audit(&cli_event("cli.user.set_role", &user, serde_json::json!({"role": user.role}))).await?;
+    }
+    if args.disable {
+        user = store.set_disabled(user.id, true).await?;
+        store.revoke_user_tokens(user.id).await?;
+        store.record_audit(&cli_event("cli.user.disable", &user, serde_json::json!({}))).await?;
+    }
+    if args.enable {
+        user = store.set_disabled(user.id, false).await?;
+        store.record_audit(&cli_event("cli.user.enable", &user, serde_json::json!({}))).await?;
+    }
+    let status = if user.disabled { "disabled" } else { "active" };
+    println!("{} is now {} in tier {} ({status})", user.username, user.role.as_str(), user.tier);
+    Ok(())
+}

@@ -1,0 +1,49 @@
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use cchub_store::{Role, User};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The signed-in user of a request, from `Authorization: Bearer <access token>`.
+pub struct CurrentUser(pub User);
+
+/// A signed-in administrator; any other user gets 403.
+pub struct AdminUser(pub User);
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in and send the access token as Authorization: Bearer <token>"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the Authorization header is not valid text"))?;
+    value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "use the Bearer scheme: Authorization: Bearer <token>"))
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.auth.authenticate(token).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::forbidden("admin_required", "this action needs an administrator account"));
+        }
+        Ok(Self(user))
+    }
+}

@@ -1,0 +1,91 @@
+//! argon2id password hashing, run on the blocking pool because one hash takes tens of
+//! milliseconds of CPU on purpose.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+/// Shortest and longest accepted passwords, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Checks the password policy; the message says what to change.
+pub fn check_policy(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    if password.chars().any(|c| c.is_control()) {
+        return Err("the password must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// Hashes with argon2id and the crate's default cost (19 MiB, 2 passes).
+pub fn hash_blocking(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| format!("password hashing failed: {e}"))
+}
+
+pub async fn hash(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| format!("password hashing task failed: {e}"))?
+}
+
+fn verify_blocking(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Verifies `password`; with `hash == None` (unknown user) it still spends the time of a
+/// real check, so response times do not reveal which user names exist.
+pub async fn verify(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_blocking(&password, &hash),
+        None => {
+            verify_blocking(&password, dummy_hash());
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_blocking("cchub-dummy-password-for-timing").unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let hash = hash_blocking("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_blocking("correct horse", &hash));
+        assert!(!verify_blocking("wrong horse", &hash));
+        assert!(!verify_blocking("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn policy() {
+        assert!(check_policy("short").is_err());
+        assert!(check_policy("long enough").is_ok());
+        assert!(check_policy(&"x".repeat(300)).is_err());
+        assert!(check_policy("with\nnewline").is_err());
+        assert!(check_policy("密码密码密码密码").is_ok());
+    }
+}

@@ -1,0 +1,120 @@
+//! Confinement of the files API against links a user plants. These run on the host file
+//! system with plain folders; the end-to-end suite repeats them through the HTTP API.
+
+use std::os::unix::fs::symlink;
+
+use super::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    workspace: std::path::PathBuf,
+    outside: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("users/1/mnt/workspace");
+    let outside = dir.path().join("users/2/mnt/workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "other user's secret").unwrap();
+    std::fs::write(workspace.join("hello.txt"), "hello").unwrap();
+    std::fs::create_dir(workspace.join("src")).unwrap();
+    Fixture {
+        _dir: dir,
+        workspace,
+        outside,
+    }
+}
+
+fn path(raw: &str) -> WorkspacePath {
+    WorkspacePath::parse(raw).unwrap()
+}
+
+#[test]
+fn reads_and_lists_inside() {
+    let f = fixture();
+    assert_eq!(read_file(&f.workspace, &path("hello.txt"), 1024).unwrap().bytes, b"hello");
+    let (entries, truncated) = list_dir(&f.workspace, &WorkspacePath::root()).unwrap();
+    assert!(!truncated);
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["src", "hello.txt"]);
+}
+
+#[test]
+fn absolute_symlinks_are_not_followed() {
+    let f = fixture();
+    symlink("/etc/passwd", f.workspace.join("passwd")).unwrap();
+    symlink("/", f.workspace.join("rootfs")).unwrap();
+    symlink("/proc/self/environ", f.workspace.join("environ")).unwrap();
+    for name in ["passwd", "rootfs/etc/passwd", "environ"] {
+        let err = read_file(&f.workspace, &path(name), 1 << 20).unwrap_err();
+        assert!(matches!(err, FileError::Escapes(_) | FileError::NotFound(_)), "{name}: {err:?}");
+    }
+    assert!(list_dir(&f.workspace, &path("rootfs")).is_err());
+    assert!(list_dir(&f.workspace, &path("rootfs/etc")).is_err());
+}
+
+#[test]
+fn relative_symlinks_out_of_the_tree_are_not_followed() {
+    let f = fixture();
+    symlink(&f.outside, f.workspace.join("neighbour")).unwrap();
+    symlink("../../../2/mnt/workspace", f.workspace.join("relative")).unwrap();
+    for name in ["neighbour/secret.txt", "relative/secret.txt"] {
+        assert!(read_file(&f.workspace, &path(name), 1 << 20).is_err(), "{name} must not be readable");
+    }
+    assert!(write_file(&f.workspace, &path("neighbour/new.txt"), b"x", false).is_err());
+    assert!(!f.outside.join("new.txt").exists());
+    assert!(list_dir(&f.workspace, &path("relative")).is_err());
+}
+
+#[test]
+fn writing_over_a_symlink_replaces_the_link() {
+    let f = fixture();
+    let target = f.outside.join("secret.txt");
+    symlink(&target, f.workspace.join("link.txt")).unwrap();
+    write_file(&f.workspace, &path("link.txt"), b"mine", false).unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "other user's secret");
+    let meta = std::fs::symlink_metadata(f.workspace.join("link.txt")).unwrap();
+    assert!(meta.is_file(), "the link itself is replaced by a regular file");
+}
+
+#[test]
+fn symlinks_inside_the_tree_work() {
+    let f = fixture();
+    symlink("hello.txt", f.workspace.join("alias.txt")).unwrap();
+    assert_eq!(read_file(&f.workspace, &path("alias.txt"), 1024).unwrap().bytes, b"hello");
+}
+
+#[test]
+fn fifo_does_not_hang() {
+    let f = fixture();
+    rustix::fs::mknodat(rustix::fs::CWD, &f.workspace.join("pipe"), rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o644), 0).unwrap();
+    let err = read_file(&f.workspace, &path("pipe"), 1024).unwrap_err();
+    assert!(matches!(err, FileError::NotRegular(_)), "{err:?}");
+}
+
+#[test]
+fn write_is_atomic_and_leaves_no_temp_files() {
+    let f = fixture();
+    let written = write_file(&f.workspace, &path("src/main.rs"), b"fn main() {}", false).unwrap();
+    assert_eq!(written.size, 12);
+    write_file(&f.workspace, &path("src/main.rs"), b"fn main() { println!(); }", false).unwrap();
+    let names: Vec<String> = std::fs::read_dir(f.workspace.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, ["main.rs"]);
+    assert_eq!(std::fs::read_to_string(f.workspace.join("src/main.rs")).unwrap(), "fn main() { println!(); }");
+}
+
+#[test]
+fn errors_are_specific() {
+    let f = fixture();
+    assert!(matches!(read_file(&f.workspace, &path("missing"), 10), Err(FileError::NotFound(_))));
+    assert!(matches!(read_file(&f.workspace, &path("src"), 10), Err(FileError::IsDirectory(_))));
+    assert!(matches!(read_file(&f.workspace, &path("hello.txt"), 2), Err(FileError::TooLarge { .. })));
+    assert!(matches!(write_file(&f.workspace, &path("src"), b"x", false), Err(FileError::IsDirectory(_))));
+    assert!(matches!(write_file(&f.workspace, &path("nope/x.txt"), b"x", false), Err(FileError::NotFound(_))));
+    assert!(list_dir(&f.workspace, &path("hello.txt")).is_err());
+}

@@ -1,0 +1,98 @@
+use axum::extract::State;
+use axum::Json;
+use base64::Engine;
+use cchub_store::User;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::files::{list_dir, read_file, write_file, FileError, WorkspacePath};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathQuery {
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteRequest {
+    content: String,
+    /// `utf-8` (default) or `base64`.
+    encoding: Option<String>,
+}
+
+fn parse_path(query: &PathQuery) -> ApiResult<WorkspacePath> {
+    WorkspacePath::parse(query.path.as_deref().unwrap_or("")).map_err(|m| ApiError::bad_request("invalid_path", m))
+}
+
+fn file_error(err: FileError) -> ApiError {
+    let message = err.to_string();
+    match err {
+        FileError::NotFound(_) => ApiError::not_found("not_found", message),
+        FileError::Escapes(_) => ApiError::forbidden("path_outside_workspace", message),
+        FileError::IsDirectory(_) => ApiError::bad_request("is_a_directory", message),
+        FileError::NotDirectory(_) => ApiError::bad_request("not_a_directory", message),
+        FileError::NotRegular(_) => ApiError::bad_request("not_a_regular_file", message),
+        FileError::TooLarge { .. } => ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", message),
+        FileError::NoWorkspace => ApiError::not_found("workspace_missing", "your workspace folder does not exist yet; start the workspace first"),
+        FileError::Io { .. } => ApiError::internal("file operation", message),
+    }
+}
+
+/// Runs a blocking file operation on the user's workspace root.
+async fn on_workspace<T, F>(state: &AppState, user: &User, operation: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&std::path::Path) -> Result<T, FileError> + Send + 'static,
+{
+    let dirs = state.workspaces.prepare_dirs(user.id)?;
+    tokio::task::spawn_blocking(move || operation(&dirs.workspace))
+        .await
+        .map_err(|e| ApiError::internal("file operation", e))?
+        .map_err(file_error)
+}
+
+/// `GET /api/files/tree?path=`: one folder's entries (folders first).
+pub async fn tree(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>) -> ApiResult<Json<Value>> {
+    let path = parse_path(&query)?;
+    let shown = path.display();
+    let (entries, truncated) = on_workspace(&state, &user, move |root| list_dir(root, &path)).await?;
+    Ok(Json(json!({"path": shown, "entries": entries, "truncated": truncated})))
+}
+
+/// `GET /api/files/content?path=`: UTF-8 text as is, anything else as base64.
+pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>) -> ApiResult<Json<Value>> {
+    let path = parse_path(&query)?;
+    let shown = path.display();
+    let limit = state.config.server.max_file_size.as_u64();
+    let content = on_workspace(&state, &user, move |root| read_file(root, &path, limit)).await?;
+    let size = content.bytes.len();
+    let (text, encoding) = match String::from_utf8(content.bytes) {
+        Ok(text) => (text, "utf-8"),
+        Err(err) => (base64::engine::general_purpose::STANDARD.encode(err.into_bytes()), "base64"),
+    };
+    Ok(Json(json!({"path": shown, "content": text, "encoding": encoding, "size": size, "modified": content.modified})))
+}
+
+/// `PUT /api/files/content?path=`: replaces the file atomically.
+pub async fn write(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, ApiJson(request): ApiJson<WriteRequest>) -> ApiResult<Json<Value>> {
+    let path = parse_path(&query)?;
+    let bytes = match request.encoding.as_deref() {
+        None | Some("utf-8") => request.content.into_bytes(),
+        Some("base64") => base64::engine::general_purpose::STANDARD
+            .decode(request.content.as_bytes())
+            .map_err(|e| ApiError::bad_request("invalid_base64", format!("content is not valid base64: {e}")))?,
+        Some(other) => return Err(ApiError::bad_request("invalid_encoding", format!("encoding {other:?} is not utf-8 or base64"))),
+    };
+    let limit = state.config.server.max_file_size.as_u64();
+    if bytes.len() as u64 > limit {
+        return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", format!("the file is {} bytes; the limit is {limit}", bytes.len())));
+    }
+    let chown = rustix::process::geteuid().is_root();
+    let written = on_workspace(&state, &user, move |root| write_file(root, &path, &bytes, chown)).await?;
+    Ok(Json(json!(written)))
+}

@@ -1,0 +1,48 @@
+//! The HTTP API, one file per area.
+
+mod admin;
+mod auth;
+mod files;
+mod meta;
+mod workspace;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post};
+use axum::Router;
+
+use crate::state::AppState;
+use crate::ws;
+
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.config.server.max_json_body.as_u64() as usize;
+    // File content travels as JSON, base64 for binary files: 4/3 of the size plus framing.
+    let file_limit = (state.config.server.max_file_size.as_u64() as usize) / 3 * 4 + 64 * 1024;
+
+    let files = Router::new()
+        .route("/api/files/tree", get(files::tree))
+        .route("/api/files/content", get(files::read).put(files::write))
+        .layer(DefaultBodyLimit::max(file_limit));
+
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/api/openapi.json", get(meta::openapi))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/me/password", post(auth::change_password))
+        .route("/api/admin/users", get(admin::list_users).post(admin::create_user))
+        .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
+        .route("/api/admin/users/{id}/password", post(admin::reset_password))
+        .route("/api/admin/audit", get(admin::audit))
+        .route("/api/workspace", get(workspace::status))
+        .route("/api/workspace/start", post(workspace::start))
+        .route("/api/workspace/stop", post(workspace::stop))
+        .route("/ws/chat", get(ws::chat))
+        .layer(DefaultBodyLimit::max(json_limit))
+        .merge(files)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .with_state(state)
+}

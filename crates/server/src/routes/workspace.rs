@@ -1,0 +1,55 @@
+use axum::extract::State;
+use axum::Json;
+use cchub_policy::TierName;
+use cchub_runtime::ContainerInfo;
+use cchub_store::User;
+use serde_json::{json, Value};
+
+use crate::auth::CurrentUser;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+fn limits(state: &AppState, user: &User) -> Value {
+    let tier = TierName::parse(&user.tier).ok().and_then(|name| state.config.resources.tier(&name).cloned());
+    match tier {
+        Some(tier) => json!({
+            "cpu": tier.cpu,
+            "memory_bytes": tier.memory.as_u64(),
+            "memory_swap_bytes": tier.memory_swap.as_u64(),
+            "memory_reservation_bytes": tier.memory_reservation.as_u64(),
+            "disk_bytes": tier.disk.as_u64(),
+            "pids": tier.pids,
+        }),
+        None => Value::Null,
+    }
+}
+
+fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Option<&str>) -> Json<Value> {
+    Json(json!({
+        "state": info.map(|i| i.state.as_str()).unwrap_or("absent"),
+        "container": info.map(|i| json!({"id": i.id, "name": i.name})),
+        "action": action,
+        "tier": user.tier,
+        "limits": limits(state, user),
+        "run_active": state.runs.is_active(user.id),
+    }))
+}
+
+/// `GET /api/workspace`
+pub async fn status(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
+    let info = state.workspaces.inspect(&user).await?;
+    Ok(body(&state, &user, info.as_ref(), None))
+}
+
+/// `POST /api/workspace/start`: safe to call any number of times at once.
+pub async fn start(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
+    let outcome = state.workspaces.ensure_running(&user).await?;
+    Ok(body(&state, &user, Some(&outcome.info), Some(outcome.action.as_str())))
+}
+
+/// `POST /api/workspace/stop`
+pub async fn stop(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
+    state.runs.abort(user.id);
+    let info = state.workspaces.stop(&user).await?;
+    Ok(body(&state, &user, info.as_ref(), Some("stopped")))
+}

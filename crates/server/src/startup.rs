@@ -1,0 +1,150 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use cchub_config::Config;
+use cchub_gateway::{Gateway, GatewayConfig};
+use cchub_runtime::{ContainerRuntime, DockerRuntime};
+use cchub_store::Store;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::{info, warn};
+
+use crate::agent::RunRegistry;
+use crate::auth::{AuthService, JwtKeys, LoginLimiter};
+use crate::error::ApiError;
+use crate::state::{AppInner, AppState};
+use crate::workspace::WorkspaceService;
+
+/// Largest request body the gateway forwards to the model.
+const GATEWAY_MAX_REQUEST: usize = 32 << 20;
+
+/// Why the hub could not start; each names what to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("JWT signing key: {0}")]
+    Key(String),
+    #[error(transparent)]
+    Store(#[from] cchub_store::StoreError),
+    #[error("{0}; start the Docker Engine (dockerd) or set docker.socket_path / CCHUB_DOCKER_SOCKET")]
+    Engine(cchub_runtime::RuntimeError),
+    #[error("model gateway: {0}")]
+    Gateway(#[from] cchub_gateway::GatewayError),
+    #[error("seccomp profile: {0}")]
+    Policy(#[from] cchub_policy::PolicyError),
+}
+
+/// A hub ready to serve: store open, engine connected, containers adopted.
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let config = Arc::new(config);
+        let layout = config.layout();
+        layout.ensure().map_err(|source| StartupError::DataDir {
+            path: layout.root().display().to_string(),
+            source,
+        })?;
+        write_seccomp_profile(&config)?;
+
+        let keys = JwtKeys::load_or_generate(&config.auth.jwt_key_file).map_err(StartupError::Key)?;
+        let store = Store::open(config.database.url.expose(), config.database.max_connections).await?;
+        let runtime = Arc::new(DockerRuntime::connect(&config.docker.socket_path).await.map_err(StartupError::Engine)?);
+        match runtime.image_id(&config.containers.image).await {
+            Ok(Some(_)) => {}
+            Ok(None) => warn!(image = %config.containers.image, "workspace image missing; run `cchub image build` before users start workspaces"),
+            Err(err) => warn!(error = %err, "cannot check the workspace image"),
+        }
+        if config.model.api_key.is_none() {
+            warn!(upstream = %config.model.upstream, "ANTHROPIC_API_KEY is not set; the gateway forwards requests without a key");
+        }
+
+        let gateway = Gateway::new(GatewayConfig {
+            upstream: config.model.upstream.clone(),
+            api_key: config.model.api_key.clone(),
+            max_request_bytes: GATEWAY_MAX_REQUEST,
+        })?;
+        let workspaces = WorkspaceService::new(config.clone(), store.clone(), runtime, gateway);
+        if let Err(err) = workspaces.adopt().await {
+            warn!(error = %err, "cannot adopt existing containers");
+        }
+
+        let limiter = LoginLimiter::new(
+            Duration::from_secs(config.auth.login_window_secs),
+            config.auth.login_max_failures_per_account,
+            config.auth.login_max_failures_per_ip,
+        );
+        let auth = AuthService::new(keys, store.clone(), config.auth.access_token_ttl_secs, config.auth.refresh_token_ttl_secs, limiter);
+        let state = AppState::new(AppInner {
+            config,
+            store,
+            auth,
+            workspaces,
+            runs: RunRegistry::default(),
+        });
+        Ok(Self { state })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn router(&self) -> Router {
+        crate::routes::router(self.state.clone())
+            .layer(axum::middleware::from_fn(log_request))
+            .layer(CatchPanicLayer::custom(|_| {
+                ApiError::internal("the request", "a handler panicked").into_response()
+            }))
+    }
+
+    /// Serves until `shutdown` completes, then closes the store.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = self.router();
+        info!(address = %listener.local_addr()?, "cchub listening");
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+fn write_seccomp_profile(config: &Config) -> Result<(), StartupError> {
+    let json = cchub_policy::seccomp::profile_json(config.security.seccomp)?;
+    let dir = config.layout().seccomp_dir();
+    let path = dir.join("default.json");
+    let temp = dir.join(".default.json.tmp");
+    let io_error = |source| StartupError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::write(&temp, json).map_err(io_error)?;
+    std::fs::rename(&temp, &path).map_err(io_error)?;
+    Ok(())
+}
+
+async fn log_request(request: Request<Body>, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        warn!(%method, %path, status, elapsed_ms, "request failed");
+    } else {
+        info!(%method, %path, status, elapsed_ms, "request");
+    }
+    response
+}

@@ -1,0 +1,208 @@
+use std::sync::Arc;
+
+use cchub_config::{Config, DataLayout, UserDirs};
+use cchub_gateway::{Gateway, SocketOwner};
+use cchub_policy::{build_container_spec, container_name, ContainerSpec, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
+use cchub_runtime::{ContainerInfo, ContainerRuntime, ContainerState, DockerRuntime, EnsureAction, EnsureOutcome, RuntimeError, Workspaces};
+use cchub_store::{AuditEvent, Store, User};
+use tracing::{info, warn};
+
+use super::dirs;
+use crate::error::ApiError;
+
+/// Seconds a container gets to stop before the engine kills it.
+const STOP_TIMEOUT_SECS: i32 = 5;
+
+pub struct WorkspaceService {
+    config: Arc<Config>,
+    layout: DataLayout,
+    store: Store,
+    workspaces: Workspaces<DockerRuntime>,
+    gateway: Gateway,
+    as_root: bool,
+}
+
+/// Maps an engine failure to what the user is told; the cause goes to the log.
+pub fn runtime_error(err: RuntimeError) -> ApiError {
+    match err {
+        RuntimeError::ImageMissing { image } => ApiError::unavailable(
+            "image_missing",
+            format!("the workspace image {image} is missing; an administrator must run `cchub image build`"),
+        ),
+        RuntimeError::NotFound { container } => {
+            ApiError::not_found("container_not_found", format!("container {container} does not exist; start the workspace again"))
+        }
+        RuntimeError::Connect { .. } => {
+            warn!(error = %err, "Docker Engine unreachable");
+            ApiError::unavailable("engine_unavailable", "the container engine is not reachable; try again later or ask an administrator")
+        }
+        other => {
+            warn!(error = %other, "container engine call failed");
+            ApiError::unavailable("engine_error", "the container engine could not complete the request; try again in a moment")
+        }
+    }
+}
+
+impl WorkspaceService {
+    pub fn new(config: Arc<Config>, store: Store, runtime: Arc<DockerRuntime>, gateway: Gateway) -> Self {
+        let as_root = rustix::process::geteuid().is_root();
+        if !as_root {
+            warn!("the hub is not running as root: user folders keep the hub's owner, so the container's user may be unable to write them");
+        }
+        Self {
+            layout: config.layout(),
+            config,
+            store,
+            workspaces: Workspaces::new(runtime),
+            gateway,
+            as_root,
+        }
+    }
+
+    pub fn runtime(&self) -> &Arc<DockerRuntime> {
+        self.workspaces.runtime()
+    }
+
+    pub fn user_dirs(&self, user_id: i64) -> UserDirs {
+        self.layout.user(user_id)
+    }
+
+    /// Creates the user's folders when missing and returns them.
+    pub fn prepare_dirs(&self, user_id: i64) -> Result<UserDirs, ApiError> {
+        let dirs = self.user_dirs(user_id);
+        dirs::prepare(&dirs, self.as_root).map_err(|e| ApiError::internal("creating the user's folders", format!("{}: {e}", dirs.root.display())))?;
+        Ok(dirs)
+    }
+
+    /// The container the policy decides for `user` now.
+    pub fn spec_for(&self, user: &User) -> Result<ContainerSpec, ApiError> {
+        let tier_name = TierName::parse(&user.tier).map_err(|e| ApiError::internal("reading the user's tier", e))?;
+        let tier = self.config.resources.tier(&tier_name).ok_or_else(|| {
+            ApiError::conflict("unknown_tier", format!("tier {tier_name} is no longer configured; an administrator must move this user to another tier"))
+        })?;
+        let dirs = self.user_dirs(user.id);
+        let paths = UserPaths {
+            root: dirs.root,
+            workspace: dirs.workspace,
+            home: dirs.home,
+            run: dirs.run,
+        };
+        build_container_spec(&SpecInput {
+            user_id: user.id,
+            user_name: user.username.as_str(),
+            tier_name: &tier_name,
+            tier,
+            security: &self.config.security,
+            image: &self.config.containers.image,
+            paths: &paths,
+        })
+        .map_err(|e| ApiError::internal("building the container spec", e))
+    }
+
+    fn socket_owner(&self) -> Option<SocketOwner> {
+        self.as_root.then_some(SocketOwner {
+            uid: CONTAINER_UID,
+            gid: CONTAINER_GID,
+        })
+    }
+
+    /// Starts the user's container (creating or replacing it when needed) with a live
+    /// gateway socket, and records what happened.
+    pub async fn ensure_running(&self, user: &User) -> Result<EnsureOutcome, ApiError> {
+        let dirs = self.prepare_dirs(user.id)?;
+        self.gateway
+            .ensure_socket(user.id, &dirs.run, self.socket_owner())
+            .await
+            .map_err(|e| ApiError::internal("creating the gateway socket", e))?;
+        let spec = self.spec_for(user)?;
+        let outcome = self.workspaces.ensure_running(&spec).await.map_err(runtime_error)?;
+
+        self.store
+            .upsert_container(user.id, &outcome.info.id, &outcome.info.name, &spec.fingerprint(), outcome.info.state.as_str())
+            .await?;
+        if outcome.action != EnsureAction::AlreadyRunning {
+            info!(user_id = user.id, container = %outcome.info.name, action = outcome.action.as_str(), "workspace container ready");
+            let event = AuditEvent {
+                actor_id: Some(user.id),
+                actor: Some(user.username.to_string()),
+                action: match outcome.action {
+                    EnsureAction::Created => "container.create",
+                    EnsureAction::Recreated => "container.recreate",
+                    _ => "container.start",
+                },
+                target: Some(outcome.info.name.clone()),
+                outcome: "success",
+                detail: Some(serde_json::json!({"container_id": outcome.info.id, "spec_hash": spec.fingerprint()})),
+                ..AuditEvent::default()
+            };
+            self.record(event).await;
+        }
+        Ok(outcome)
+    }
+
+    pub async fn stop(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
+        let name = container_name(user.id);
+        let info = self.workspaces.stop(&name, STOP_TIMEOUT_SECS).await.map_err(runtime_error)?;
+        if let Some(info) = &info {
+            self.store.set_container_state(user.id, info.state.as_str()).await?;
+            self.record(AuditEvent {
+                actor_id: Some(user.id),
+                actor: Some(user.username.to_string()),
+                action: "container.stop",
+                target: Some(name),
+                outcome: "success",
+                ..AuditEvent::default()
+            })
+            .await;
+        }
+        Ok(info)
+    }
+
+    pub async fn inspect(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
+        self.runtime().inspect(&container_name(user.id)).await.map_err(runtime_error)
+    }
+
+    /// Brings the hub in step with the engine after a (re)start: every managed container
+    /// is recorded, and running ones get their gateway socket back so their agents can
+    /// reach the model again.
+    pub async fn adopt(&self) -> Result<usize, RuntimeError> {
+        let containers = self.runtime().list_managed().await?;
+        let mut adopted = 0;
+        for container in containers {
+            let Some(user_id) = container.user_id() else {
+                warn!(container = %container.name, "managed container without a user id label");
+                continue;
+            };
+            match self.store.user_by_id(user_id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    warn!(container = %container.name, user_id, "container belongs to no known user; leaving it alone");
+                    continue;
+                }
+                Err(err) => {
+                    warn!(container = %container.name, error = %err, "cannot look up the container's user");
+                    continue;
+                }
+            }
+            let hash = container.spec_hash().unwrap_or_default().to_string();
+            if let Err(err) = self.store.upsert_container(user_id, &container.id, &container.name, &hash, container.state.as_str()).await {
+                warn!(container = %container.name, error = %err, "cannot record adopted container");
+            }
+            if matches!(container.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting) {
+                let dirs = self.user_dirs(user_id);
+                if let Err(err) = self.gateway.ensure_socket(user_id, &dirs.run, self.socket_owner()).await {
+                    warn!(container = %container.name, error = %err, "cannot restore the gateway socket");
+                }
+            }
+            adopted += 1;
+        }
+        info!(adopted, "adopted existing workspace containers");
+        Ok(adopted)
+    }
+
+    async fn record(&self, event: AuditEvent) {
+        if let Err(err) = self.store.record_audit(&event).await {
+            warn!(action = event.action, error = %err, "failed to record audit event");
+        }
+    }
+}

@@ -1,0 +1,169 @@
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use cchub_store::{AuditEvent, User};
+use futures_util::StreamExt;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use super::auth::{authenticate, error_message, protocol_token, send_json, PROTOCOL};
+use crate::agent::{run_agent, AgentCommand, RunContext, RunEvent};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest client message, in bytes (a prompt plus JSON framing).
+const MAX_CLIENT_MESSAGE: usize = 512 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Auth {
+        #[allow(dead_code)]
+        token: String,
+    },
+    Prompt {
+        text: String,
+        session_id: Option<String>,
+        model: Option<String>,
+        permission_mode: Option<String>,
+    },
+    Abort,
+    Ping,
+}
+
+/// `GET /ws/chat`: prompts in, the agent's stream-json events out.
+pub async fn chat(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    let token = protocol_token(&headers);
+    upgrade
+        .protocols([PROTOCOL])
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| session(state, socket, token))
+}
+
+async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
+    let (mut sink, mut stream) = socket.split();
+    let Some(user) = authenticate(&state, token, &mut sink, &mut stream).await else {
+        return;
+    };
+    if !send_json(&mut sink, json!({"type": "ready", "user": user.username})).await {
+        return;
+    }
+    debug!(user_id = user.id, "chat socket open");
+
+    let (events, mut receiver) = mpsc::channel::<RunEvent>(256);
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let text = match message {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        let error = ApiError::bad_request("invalid_message", "send JSON text messages");
+                        if !send_json(&mut sink, error_message(&error)).await { break; }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                if let Some(reply) = handle_message(&state, &user, &text, &events).await {
+                    if !send_json(&mut sink, reply).await { break; }
+                }
+            }
+            Some(event) = receiver.recv() => {
+                if !send_json(&mut sink, event_message(event)).await { break; }
+            }
+        }
+    }
+
+    // NOTE: a closed socket ends the user's run; following a run across reconnects
+    // needs the events kept on the hub, which is not built yet.
+    if state.runs.abort(user.id) {
+        info!(user_id = user.id, "chat socket closed during a run; aborting it");
+    }
+}
+
+fn event_message(event: RunEvent) -> serde_json::Value {
+    match event {
+        RunEvent::Event(event) => json!({"type": "event", "event": event}),
+        RunEvent::Error { code, message } => json!({"type": "error", "code": code, "message": message}),
+        RunEvent::Done { exit_code, aborted } => json!({"type": "done", "exit_code": exit_code, "aborted": aborted}),
+    }
+}
+
+/// Handles one client message; returns an immediate reply, if any.
+async fn handle_message(state: &AppState, user: &User, text: &str, events: &mpsc::Sender<RunEvent>) -> Option<serde_json::Value> {
+    let message: ClientMessage = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(err) => {
+            let error = ApiError::bad_request(
+                "invalid_message",
+                format!("the message is not a valid prompt, abort or ping: {err}"),
+            );
+            return Some(error_message(&error));
+        }
+    };
+    match message {
+        ClientMessage::Ping => Some(json!({"type": "pong"})),
+        ClientMessage::Auth { .. } => None,
+        ClientMessage::Abort => {
+            if state.runs.abort(user.id) {
+                None
+            } else {
+                Some(error_message(&ApiError::conflict("no_active_run", "there is no run to abort")))
+            }
+        }
+        ClientMessage::Prompt { text, session_id, model, permission_mode } => {
+            let command = match AgentCommand::from_request(&state.config, text, session_id, model, permission_mode) {
+                Ok(command) => command,
+                Err(error) => return Some(error_message(&error)),
+            };
+            start_run(state, user, command, events.clone())
+        }
+    }
+}
+
+fn start_run(state: &AppState, user: &User, command: AgentCommand, events: mpsc::Sender<RunEvent>) -> Option<serde_json::Value> {
+    let run_id = format!("{:016x}", rand::thread_rng().gen::<u64>());
+    let Some(guard) = state.runs.try_start(user.id, &run_id) else {
+        let error = ApiError::conflict("run_in_progress", "a run is already in progress; wait for it to finish or abort it");
+        return Some(error_message(&error));
+    };
+
+    let state = state.clone();
+    let user = user.clone();
+    tokio::spawn(async move {
+        let outcome = match state.workspaces.ensure_running(&user).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                let _ = events.send(RunEvent::Error { code: error.code, message: error.message }).await;
+                let _ = events.send(RunEvent::Done { exit_code: -1, aborted: false }).await;
+                return;
+            }
+        };
+        let context = RunContext {
+            runtime: state.workspaces.runtime().as_ref(),
+            container_id: &outcome.info.id,
+            run_id: guard.run_id(),
+            program: &state.config.model.agent_command,
+            max_retries: state.config.model.max_retries,
+        };
+        let result = run_agent(context, &command, events, guard.abort.clone()).await;
+        state
+            .audit(AuditEvent {
+                actor_id: Some(user.id),
+                actor: Some(user.username.to_string()),
+                action: "agent.run",
+                target: Some(outcome.info.name.clone()),
+                outcome: if result.exit_code == 0 { "success" } else { "failure" },
+                detail: Some(json!({"run_id": guard.run_id(), "exit_code": result.exit_code, "aborted": result.aborted,
+                    "resumed_session": command.session.as_ref().map(|s| s.as_str())})),
+                ..AuditEvent::default()
+            })
+            .await;
+        drop(guard);
+    });
+    Some(json!({"type": "started", "run_id": run_id}))
+}
