@@ -25,6 +25,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CCHUB_DATABASE_URL", "sqlite:// or postgres:// URL (database.url)"),
     ("CCHUB_MODEL_UPSTREAM", "base URL of the Messages API (model.upstream)"),
     ("CCHUB_IMAGE", "workspace image (containers.image)"),
+    ("CCHUB_INSTANCE", "name of this hub on the engine, prefix of container names (containers.instance)"),
     ("CCHUB_DOCKER_SOCKET", "Docker Engine socket (docker.socket_path)"),
     ("CCHUB_DEFAULT_TIER", "tier of new users (resources.default_tier)"),
     ("CCHUB_LOG_LEVEL", "log level or filter, e.g. info or cchub=debug (logging.level)"),

@@ -59,6 +59,7 @@ pub struct RawDocker {
 #[serde(default, deny_unknown_fields)]
 pub struct RawContainers {
     pub image: Option<String>,
+    pub instance: Option<String>,
     #[serde(alias = "dataDir")]
     pub data_dir: Option<String>,
     pub tmp_size: Option<ByteSize>,

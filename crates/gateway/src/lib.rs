@@ -70,20 +70,16 @@ impl Gateway {
     /// replacing a stale socket file left by an earlier hub) when needed.
     pub async fn ensure_socket(&self, user_id: i64, dir: &Path, owner: Option<SocketOwner>) -> Result<PathBuf, GatewayError> {
         let path = dir.join(cchub_policy::GATEWAY_SOCKET_NAME);
-        {
-            let listeners = self.inner.listeners.lock().expect("gateway listener map poisoned");
-            if let Some(listener) = listeners.get(&user_id) {
-                if listener.is_alive() && listener.path() == path && path.exists() {
-                    return Ok(path);
-                }
+        // Checking and binding under one lock: two concurrent calls for one user must
+        // not both bind, or the second would unlink the first one's socket.
+        let mut listeners = self.inner.listeners.lock().expect("gateway listener map poisoned");
+        if let Some(listener) = listeners.get(&user_id) {
+            if listener.is_alive() && listener.path() == path && path.exists() {
+                return Ok(path);
             }
         }
         let listener = socket::Listener::bind(self.inner.clone(), user_id, &path, owner)?;
-        self.inner
-            .listeners
-            .lock()
-            .expect("gateway listener map poisoned")
-            .insert(user_id, listener);
+        listeners.insert(user_id, listener);
         Ok(path)
     }
 

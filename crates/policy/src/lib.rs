@@ -17,7 +17,7 @@ pub use size::ByteSize;
 pub use spec::{
     build_container_spec, container_name, BindMount, ContainerSpec, ResourceLimits, SpecInput, UserPaths,
     CONTAINER_GID, CONTAINER_HOME, CONTAINER_UID, CONTAINER_WORKSPACE, GATEWAY_MOUNT,
-    GATEWAY_RELAY_PORT, GATEWAY_SOCKET_NAME, LABEL_MANAGED, LABEL_SPEC_HASH, LABEL_TIER,
+    GATEWAY_RELAY_PORT, GATEWAY_SOCKET_NAME, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SPEC_HASH, LABEL_TIER,
     LABEL_USER_ID, LABEL_USER_NAME,
 };
 pub use tier::{default_tiers, Tier, TierName};

@@ -10,7 +10,7 @@ use bollard::query_parameters::{
     StopContainerOptionsBuilder,
 };
 use bollard::Docker;
-use cchub_policy::{ContainerSpec, LABEL_MANAGED};
+use cchub_policy::{ContainerSpec, LABEL_INSTANCE, LABEL_MANAGED};
 use futures_util::StreamExt;
 
 use crate::create::create_body;
@@ -63,8 +63,9 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
-    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_MANAGED}=true")])]);
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let labels = vec![format!("{LABEL_MANAGED}=true"), format!("{LABEL_INSTANCE}={instance}")];
+        let filters = HashMap::from([("label".to_string(), labels)]);
         let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let summaries = self
             .docker

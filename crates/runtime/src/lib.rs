@@ -26,8 +26,8 @@ use cchub_policy::ContainerSpec;
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// The container named `name`, or `None` when it does not exist.
     async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
-    /// Every container carrying the cchub management label.
-    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// Every container carrying the cchub labels of hub `instance`.
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ContainerInfo>, RuntimeError>;
     /// The id of `image`, or `None` when it is not present.
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError>;
     /// Creates the container; fails with [`RuntimeError::NameConflict`] when the name is taken.

@@ -48,6 +48,8 @@ pub struct DockerConfig {
 #[derive(Debug, Clone)]
 pub struct ContainersConfig {
     pub image: String,
+    /// Name of this hub on the engine: container names start with it and a label holds it.
+    pub instance: String,
     /// Absolute path of the data directory.
     pub data_dir: PathBuf,
 }
@@ -218,6 +220,14 @@ fn resolve(
         return Err(ConfigError::invalid("containers.image", format!("{image:?} is not an image reference")));
     }
 
+    let instance = env("CCHUB_INSTANCE").or(raw.containers.instance).unwrap_or_else(|| "cchub".into());
+    let instance_ok = instance.len() <= 32
+        && instance.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && instance.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !instance_ok {
+        return Err(ConfigError::invalid("containers.instance", format!("{instance:?} must be 1 to 32 characters from a-z, 0-9 and '-', starting with a letter")));
+    }
+
     let socket_path = env("CCHUB_DOCKER_SOCKET").or(raw.docker.socket_path).unwrap_or_else(|| "/var/run/docker.sock".into());
 
     let auth = resolve_auth(&raw.auth, &data_dir, base_dir)?;
@@ -235,7 +245,7 @@ fn resolve(
         docker: DockerConfig {
             socket_path: PathBuf::from(socket_path),
         },
-        containers: ContainersConfig { image, data_dir },
+        containers: ContainersConfig { image, instance, data_dir },
         resources: ResourcesConfig { default_tier, tiers },
         security,
         auth,

@@ -19,6 +19,8 @@ pub const GATEWAY_SOCKET_NAME: &str = "model.sock";
 pub const GATEWAY_RELAY_PORT: u16 = 4141;
 
 pub const LABEL_MANAGED: &str = "cchub.managed";
+/// Which hub owns the container, so that several hubs can share one engine.
+pub const LABEL_INSTANCE: &str = "cchub.instance";
 pub const LABEL_USER_ID: &str = "cchub.user-id";
 pub const LABEL_USER_NAME: &str = "cchub.user-name";
 pub const LABEL_TIER: &str = "cchub.tier";
@@ -42,6 +44,8 @@ pub struct UserPaths {
 /// Everything the policy needs to decide one user's container.
 #[derive(Debug, Clone)]
 pub struct SpecInput<'a> {
+    /// The hub's instance name; it prefixes container names.
+    pub instance: &'a str,
     pub user_id: i64,
     pub user_name: &'a str,
     pub tier_name: &'a TierName,
@@ -127,8 +131,8 @@ impl ContainerSpec {
 
 /// The container name for a user; one name per user lets the engine itself refuse a
 /// second container.
-pub fn container_name(user_id: i64) -> String {
-    format!("cchub-user-{user_id}")
+pub fn container_name(instance: &str, user_id: i64) -> String {
+    format!("{instance}-user-{user_id}")
 }
 
 /// Decides the complete container specification for one user.
@@ -160,13 +164,14 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
 
     let mut labels = BTreeMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_INSTANCE.to_string(), input.instance.to_string()),
         (LABEL_USER_ID.to_string(), input.user_id.to_string()),
         (LABEL_USER_NAME.to_string(), input.user_name.to_string()),
         (LABEL_TIER.to_string(), input.tier_name.to_string()),
     ]);
 
     let mut spec = ContainerSpec {
-        name: container_name(input.user_id),
+        name: container_name(input.instance, input.user_id),
         image: input.image.to_string(),
         hostname: "workspace".to_string(),
         user: format!("{CONTAINER_UID}:{CONTAINER_GID}"),

@@ -17,6 +17,7 @@ fn spec_for(tier: &str) -> ContainerSpec {
     let security = SecuritySettings::default();
     let paths = paths();
     build_container_spec(&SpecInput {
+        instance: "cchub",
         user_id: 7,
         user_name: "alice",
         tier_name: &name,
@@ -100,6 +101,7 @@ fn labels_identify_the_user() {
     let spec = spec_for("free");
     assert_eq!(spec.name, "cchub-user-7");
     assert_eq!(spec.labels[LABEL_MANAGED], "true");
+    assert_eq!(spec.labels[LABEL_INSTANCE], "cchub");
     assert_eq!(spec.labels[LABEL_USER_ID], "7");
     assert_eq!(spec.labels[LABEL_USER_NAME], "alice");
     assert_eq!(spec.labels[LABEL_TIER], "free");

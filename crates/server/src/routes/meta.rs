@@ -18,7 +18,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// Readiness: the database and the container engine answer.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
-    let engine = state.workspaces.runtime().list_managed().await.is_ok();
+    let engine = state.workspaces.runtime().list_managed(&state.config.containers.instance).await.is_ok();
     let status = if database && engine { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({"database": database, "engine": engine}))).into_response()
 }

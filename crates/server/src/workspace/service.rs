@@ -88,6 +88,7 @@ impl WorkspaceService {
             run: dirs.run,
         };
         build_container_spec(&SpecInput {
+            instance: &self.config.containers.instance,
             user_id: user.id,
             user_name: user.username.as_str(),
             tier_name: &tier_name,
@@ -141,7 +142,7 @@ impl WorkspaceService {
     }
 
     pub async fn stop(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
-        let name = container_name(user.id);
+        let name = container_name(&self.config.containers.instance, user.id);
         let info = self.workspaces.stop(&name, STOP_TIMEOUT_SECS).await.map_err(runtime_error)?;
         if let Some(info) = &info {
             self.store.set_container_state(user.id, info.state.as_str()).await?;
@@ -159,14 +160,14 @@ impl WorkspaceService {
     }
 
     pub async fn inspect(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
-        self.runtime().inspect(&container_name(user.id)).await.map_err(runtime_error)
+        self.runtime().inspect(&container_name(&self.config.containers.instance, user.id)).await.map_err(runtime_error)
     }
 
     /// Brings the hub in step with the engine after a (re)start: every managed container
     /// is recorded, and running ones get their gateway socket back so their agents can
     /// reach the model again.
     pub async fn adopt(&self) -> Result<usize, RuntimeError> {
-        let containers = self.runtime().list_managed().await?;
+        let containers = self.runtime().list_managed(&self.config.containers.instance).await?;
         let mut adopted = 0;
         for container in containers {
             let Some(user_id) = container.user_id() else {

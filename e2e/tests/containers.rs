@@ -1,0 +1,155 @@
+//! One hardened container per user, checked on the real engine.
+
+use bollard::query_parameters::InspectContainerOptions;
+use cchub_e2e::TestHub;
+use reqwest::{Method, StatusCode};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_make_one_container() {
+    let hub = TestHub::start().await.unwrap();
+    let carol = hub.create_user("carol").await.unwrap();
+
+    let starts = (0..10).map(|_| hub.request(Method::POST, "/api/workspace/start", Some(&carol.access), None));
+    let results = futures_util::future::join_all(starts).await;
+    let mut ids = Vec::new();
+    for result in results {
+        let (status, body) = result.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["container"]["id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every start must return the same container: {ids:?}");
+    assert_eq!(hub.container_ids().await.unwrap(), ids, "exactly one container exists");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_is_hardened_as_the_policy_says() {
+    let hub = TestHub::start().await.unwrap();
+    let dave = hub.create_user("dave").await.unwrap();
+    let id = hub.start_workspace(&dave).await.unwrap();
+
+    let inspect = hub.runtime.client().inspect_container(&id, None::<InspectContainerOptions>).await.unwrap();
+    let host = inspect.host_config.clone().unwrap();
+    let config = inspect.config.clone().unwrap();
+
+    assert_eq!(host.privileged, Some(false));
+    assert_eq!(host.readonly_rootfs, Some(true));
+    assert_eq!(host.init, Some(true));
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+    assert!(host.cap_add.clone().unwrap_or_default().is_empty());
+    assert_eq!(host.network_mode.as_deref(), Some("none"));
+    assert_eq!(host.ipc_mode.as_deref(), Some("private"));
+    let security = host.security_opt.clone().unwrap();
+    assert!(security.iter().any(|o| o == "no-new-privileges:true"), "{security:?}");
+    let seccomp = security.iter().find(|o| o.starts_with("seccomp=")).expect("inline seccomp profile");
+    assert!(!seccomp.contains("unconfined"));
+    assert!(seccomp.contains("SCMP_ACT_ERRNO"));
+    let tmpfs = host.tmpfs.clone().unwrap();
+    assert!(tmpfs["/tmp"].contains("size="), "{tmpfs:?}");
+    assert_eq!(config.user.as_deref(), Some("1000:1000"));
+
+    // The free tier's limits.
+    assert_eq!(host.memory, Some(1 << 30));
+    assert_eq!(host.memory_swap, Some(2 << 30));
+    assert_eq!(host.memory_reservation, Some(512 << 20));
+    assert_eq!(host.cpu_quota, Some(50_000));
+    assert_eq!(host.cpu_period, Some(100_000));
+    assert_eq!(host.cpu_shares, Some(512));
+    assert_eq!(host.pids_limit, Some(100));
+
+    // Only the user's own folders are mounted, the gateway folder read-only.
+    let mounts = inspect.mounts.clone().unwrap();
+    let user_root = hub.data_dir.join("users").join(dave.user_id.to_string());
+    assert_eq!(mounts.len(), 3, "{mounts:?}");
+    for mount in &mounts {
+        let source = mount.source.clone().unwrap();
+        assert!(std::path::Path::new(&source).starts_with(&user_root), "{source} is outside {}", user_root.display());
+        assert!(!source.contains("docker.sock"));
+        if mount.destination.as_deref() == Some("/run/cchub") {
+            assert_eq!(mount.rw, Some(false));
+        }
+    }
+
+    // From inside: the user is 1000, no capabilities, no Docker socket, no network.
+    let (code, out) = hub
+        .exec(&dave, "id -u; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; ls /var/run/docker.sock /run/docker.sock 2>&1; ls /sys/class/net; touch /etc/x 2>&1; touch /usr/x 2>&1")
+        .await
+        .unwrap();
+    assert_ne!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000", "{out}");
+    for cap in ["CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000"] {
+        assert!(out.contains(cap), "{cap} missing in {out}");
+    }
+    assert!(out.contains("cannot access '/var/run/docker.sock': No such file"), "{out}");
+    assert!(out.contains("cannot access '/run/docker.sock': No such file"), "{out}");
+    assert!(out.lines().any(|l| l.trim() == "lo"), "{out}");
+    assert!(!out.contains("eth0"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dangerous_syscalls_are_denied_inside() {
+    let hub = TestHub::start().await.unwrap();
+    let erin = hub.create_user("erin").await.unwrap();
+    hub.start_workspace(&erin).await.unwrap();
+
+    // util-linux's unshare and mount try the real syscalls; each must fail.
+    let probes = [
+        ("unshare -U true", "unshare"),
+        ("unshare -m true", "unshare"),
+        ("unshare -n true", "unshare"),
+        ("mount -t tmpfs none /tmp", "mount"),
+        ("umount /workspace", "umount"),
+        ("nsenter -t 1 -m true", "setns"),
+    ];
+    for (command, name) in probes {
+        let (code, out) = hub.exec(&erin, command).await.unwrap();
+        assert_ne!(code, 0, "{name} must be denied: {command} -> {out}");
+    }
+    // Threads still work (clone without namespace flags, clone3 falling back).
+    let (code, out) = hub.exec(&erin, "git init -q /tmp/repo && cd /tmp/repo && git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m x && git log --oneline | wc -l").await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.trim(), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_change_recreates_the_container_with_new_limits() {
+    let hub = TestHub::start().await.unwrap();
+    let frank = hub.create_user("frank").await.unwrap();
+    let first = hub.start_workspace(&frank).await.unwrap();
+    hub.exec(&frank, "echo keep > /workspace/kept.txt").await.unwrap();
+
+    let path = format!("/api/admin/users/{}", frank.user_id);
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tier"], "pro");
+
+    let (status, body) = hub.request(Method::POST, "/api/workspace/start", Some(&frank.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["action"], "recreated");
+    assert_eq!(body["limits"]["pids"], 500);
+    let second = body["container"]["id"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(hub.container_ids().await.unwrap(), vec![second.clone()]);
+
+    let inspect = hub.runtime.client().inspect_container(&second, None::<InspectContainerOptions>).await.unwrap();
+    assert_eq!(inspect.host_config.unwrap().pids_limit, Some(500));
+    let (_, out) = hub.exec(&frank, "cat /workspace/kept.txt").await.unwrap();
+    assert_eq!(out.trim(), "keep", "files survive recreation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_then_start_again() {
+    let hub = TestHub::start().await.unwrap();
+    let gina = hub.create_user("gina").await.unwrap();
+    hub.start_workspace(&gina).await.unwrap();
+    let (status, body) = hub.request(Method::POST, "/api/workspace/stop", Some(&gina.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "exited");
+    let (_, body) = hub.request(Method::GET, "/api/workspace", Some(&gina.access), None).await.unwrap();
+    assert_eq!(body["state"], "exited");
+    let (_, body) = hub.request(Method::POST, "/api/workspace/start", Some(&gina.access), None).await.unwrap();
+    assert_eq!(body["action"], "started");
+    assert_eq!(body["state"], "running");
+}
