@@ -83,6 +83,8 @@ async fn accept_loop(inner: Arc<Inner>, user_id: i64, listener: UnixListener) {
             let service = service_fn(move |request| handle(inner.clone(), user_id, request));
             let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
+                // A client may shut down its write side while it waits for the answer.
+                .half_close(true)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(err) = connection.await {
                 debug!(user_id, error = %err, "gateway connection ended with an error");

@@ -45,8 +45,9 @@ pub struct RunContext<'a, R: ContainerRuntime> {
     pub max_retries: u32,
 }
 
-/// Runs the agent once and streams its events to `events`, ending with [`RunEvent::Done`].
-/// Setting `abort` kills the run's processes in the container.
+/// Runs the agent once and streams its events and errors to `events`; the caller sends
+/// [`RunEvent::Done`] once the run's slot is free. Setting `abort` kills the run's
+/// processes in the container.
 pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &AgentCommand, events: mpsc::Sender<RunEvent>, mut abort: watch::Receiver<bool>) -> RunOutcome {
     let request = ExecRequest {
         cmd: command.argv(ctx.program),
@@ -61,7 +62,6 @@ pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &Ag
         Err(err) => {
             warn!(run_id = ctx.run_id, error = %err, "cannot start the agent");
             let _ = events.send(RunEvent::Error { code: "agent_start_failed", message: "the agent could not be started in your workspace; try again".into() }).await;
-            let _ = events.send(RunEvent::Done { exit_code: -1, aborted: false }).await;
             return RunOutcome { exit_code: -1, aborted: false };
         }
     };
@@ -126,7 +126,6 @@ pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &Ag
         }
     }
     info!(run_id = ctx.run_id, exit_code, aborted, "agent run finished");
-    let _ = events.send(RunEvent::Done { exit_code, aborted }).await;
     RunOutcome { exit_code, aborted }
 }
 

@@ -138,6 +138,7 @@ fn start_run(state: &AppState, user: &User, command: AgentCommand, events: mpsc:
         let outcome = match state.workspaces.ensure_running(&user).await {
             Ok(outcome) => outcome,
             Err(error) => {
+                drop(guard);
                 let _ = events.send(RunEvent::Error { code: error.code, message: error.message }).await;
                 let _ = events.send(RunEvent::Done { exit_code: -1, aborted: false }).await;
                 return;
@@ -150,7 +151,12 @@ fn start_run(state: &AppState, user: &User, command: AgentCommand, events: mpsc:
             program: &state.config.model.agent_command,
             max_retries: state.config.model.max_retries,
         };
-        let result = run_agent(context, &command, events, guard.abort.clone()).await;
+        let abort = guard.abort.clone();
+        let result = run_agent(context, &command, events.clone(), abort).await;
+        let run_id = guard.run_id().to_string();
+        // Free the slot before `done`, so a prompt sent right after it is accepted.
+        drop(guard);
+        let _ = events.send(RunEvent::Done { exit_code: result.exit_code, aborted: result.aborted }).await;
         state
             .audit(AuditEvent {
                 actor_id: Some(user.id),
@@ -158,12 +164,11 @@ fn start_run(state: &AppState, user: &User, command: AgentCommand, events: mpsc:
                 action: "agent.run",
                 target: Some(outcome.info.name.clone()),
                 outcome: if result.exit_code == 0 { "success" } else { "failure" },
-                detail: Some(json!({"run_id": guard.run_id(), "exit_code": result.exit_code, "aborted": result.aborted,
+                detail: Some(json!({"run_id": run_id, "exit_code": result.exit_code, "aborted": result.aborted,
                     "resumed_session": command.session.as_ref().map(|s| s.as_str())})),
                 ..AuditEvent::default()
             })
             .await;
-        drop(guard);
     });
     Some(json!({"type": "started", "run_id": run_id}))
 }

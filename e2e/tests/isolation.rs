@@ -1,0 +1,96 @@
+//! Two users at once: each sees only their own events and files.
+
+use cchub_e2e::{chat, TestHub};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_see_only_their_own_work() {
+    let hub = TestHub::start().await.unwrap();
+    let alice = hub.create_user("alice").await.unwrap();
+    let bob = hub.create_user("bob").await.unwrap();
+
+    let (a, b) = tokio::join!(
+        chat(&hub, &alice, "[[bash: echo alice-secret > mine.txt && echo ran-for-alice]] [[text: alice done]]"),
+        chat(&hub, &bob, "[[bash: echo bob-secret > mine.txt && echo ran-for-bob]] [[text: bob done]]"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let a_text = serde_json::to_string(&a).unwrap();
+    let b_text = serde_json::to_string(&b).unwrap();
+    assert!(a_text.contains("ran-for-alice") && !a_text.contains("ran-for-bob"), "{a_text}");
+    assert!(b_text.contains("ran-for-bob") && !b_text.contains("ran-for-alice"), "{b_text}");
+    assert_eq!(a.last().unwrap()["exit_code"], 0);
+    assert_eq!(b.last().unwrap()["exit_code"], 0);
+
+    for (session, expected) in [(&alice, "alice-secret\n"), (&bob, "bob-secret\n")] {
+        let (status, body) = hub.request(Method::GET, "/api/files/content?path=mine.txt", Some(&session.access), None).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["content"], expected);
+    }
+
+    // Alice tries every way the API offers to reach Bob's folder.
+    let bob_root = hub.data_dir.join("users").join(bob.user_id.to_string());
+    let bob_workspace = bob_root.join("mnt/workspace");
+    // Query values exactly as sent on the wire; the hub decodes each once.
+    let attempts = [
+        format!("../../{}/mnt/workspace/mine.txt", bob.user_id),
+        url_encode(&format!("/{}", bob_workspace.join("mine.txt").display())),
+        url_encode(&bob_workspace.join("mine.txt").display().to_string()),
+        format!("%2e%2e/%2e%2e/{}/mnt/workspace/mine.txt", bob.user_id),
+        format!("..%2f..%2f{}%2fmnt%2fworkspace%2fmine.txt", bob.user_id),
+        format!("x/%2e%2e/%2e%2e/%2e%2e/{}/mnt/workspace/mine.txt", bob.user_id),
+        "mine.txt%00.png".to_string(),
+    ];
+    for query in &attempts {
+        for endpoint in ["/api/files/content", "/api/files/tree"] {
+            let (status, body) = hub.request(Method::GET, &format!("{endpoint}?path={query}"), Some(&alice.access), None).await.unwrap();
+            assert!(status.is_client_error(), "{endpoint} {query}: {status} {body}");
+            assert!(!body.to_string().contains("bob-secret"));
+        }
+        let (status, _) = hub
+            .request(Method::PUT, &format!("/api/files/content?path={query}"), Some(&alice.access), Some(json!({"content": "overwritten"})))
+            .await
+            .unwrap();
+        assert!(status.is_client_error(), "write {query}: {status}");
+    }
+    // Encoded twice, the dots reach the hub as a literal name: it stays in Alice's tree.
+    let (status, body) = hub
+        .request(Method::PUT, "/api/files/content?path=%252e%252e", Some(&alice.access), Some(json!({"content": "literal"})))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let alice_workspace = hub.data_dir.join("users").join(alice.user_id.to_string()).join("mnt/workspace");
+    assert_eq!(std::fs::read_to_string(alice_workspace.join("%2e%2e")).unwrap(), "literal");
+    assert_eq!(std::fs::read_to_string(bob_workspace.join("mine.txt")).unwrap(), "bob-secret\n");
+
+    // A symbolic link Alice plants in her own workspace towards Bob's files.
+    let (code, out) = hub.exec(&alice, &format!("ln -s {} /workspace/to-bob && ln -s ../../{}/mnt/workspace /workspace/rel-bob", bob_workspace.display(), bob.user_id)).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    for path in ["to-bob/mine.txt", "rel-bob/mine.txt", "to-bob", "rel-bob"] {
+        let (status, body) = hub.request(Method::GET, &format!("/api/files/content?path={path}"), Some(&alice.access), None).await.unwrap();
+        assert!(status.is_client_error(), "{path}: {status} {body}");
+        assert!(!body.to_string().contains("bob-secret"));
+        let (status, body) = hub.request(Method::GET, &format!("/api/files/tree?path={path}"), Some(&alice.access), None).await.unwrap();
+        assert!(status.is_client_error(), "tree {path}: {status} {body}");
+    }
+    let (status, _) = hub
+        .request(Method::PUT, "/api/files/content?path=to-bob/planted.txt", Some(&alice.access), Some(json!({"content": "x"})))
+        .await
+        .unwrap();
+    assert!(status.is_client_error());
+    assert!(!bob_workspace.join("planted.txt").exists());
+
+    // Inside the container Bob's folders do not exist at all.
+    let (_, out) = hub.exec(&alice, &format!("ls {} 2>&1; cat {} 2>&1", bob_root.display(), bob_workspace.join("mine.txt").display())).await.unwrap();
+    assert!(out.contains("No such file"), "{out}");
+    assert!(!out.contains("bob-secret"));
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
