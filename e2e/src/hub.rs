@@ -46,6 +46,7 @@ pub struct TestHub {
     pub admin: Session,
     pub client: reqwest::Client,
     pub runtime: Arc<DockerRuntime>,
+    pub state: cchub_server::AppState,
     _tempdir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -112,6 +113,7 @@ impl TestHub {
                 .await?;
         }
         let runtime = app.state().workspaces.runtime().clone();
+        let state = app.state().clone();
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -130,6 +132,7 @@ impl TestHub {
             admin: Session { user_id: 0, name: "admin".into(), access: String::new(), refresh: String::new() },
             client,
             runtime,
+            state,
             _tempdir: tempdir,
             shutdown: Some(shutdown),
             server: Some(server),
@@ -218,6 +221,12 @@ impl TestHub {
     /// Runs a shell command in the user's container as the container's user.
     pub async fn exec(&self, session: &Session, script: &str) -> anyhow::Result<(i64, String)> {
         exec_in_container(&self.runtime, &self.container_name(session.user_id), script).await
+    }
+
+    /// The container spec the hub's policy decides for a user now.
+    pub async fn workspace_spec(&self, session: &Session) -> anyhow::Result<cchub_policy::ContainerSpec> {
+        let user = self.state.store.user_by_id(session.user_id).await?.context("user not found")?;
+        self.state.workspaces.spec_for(&user).map_err(|e| anyhow::anyhow!("{}", e.message))
     }
 
     /// Ids of every container of this hub instance.

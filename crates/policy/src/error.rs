@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 /// Why a policy value or a container specification was rejected.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PolicyError {
     /// A size such as `512M` could not be parsed.
     #[error("invalid size {value:?}: {reason}; use a number with an optional unit K, M, G or T (powers of 1024), e.g. 512M")]

@@ -27,7 +27,9 @@ pub async fn run(config_path: Option<&Path>, command: ImageCommand) -> anyhow::R
     let layout = config.layout();
     layout.ensure().with_context(|| format!("cannot prepare {}", layout.root().display()))?;
 
-    let progress = |line: &str| println!("  {line}");
+    let progress = |line: &str| {
+        let _ = super::print_line(format_args!("  {line}"));
+    };
     let options = BuildOptions {
         image: config.containers.image.clone(),
         cache_dir: layout.cache_dir(),
@@ -37,7 +39,7 @@ pub async fn run(config_path: Option<&Path>, command: ImageCommand) -> anyhow::R
     };
     let report = build(&runtime, &options).await.context("image build failed")?;
     if report.up_to_date {
-        println!("{} is up to date ({}, {:.1} s)", report.image, short(&report.image_id), report.seconds);
+        super::print_line(format_args!("{} is up to date ({}, {:.1} s)", report.image, short(&report.image_id), report.seconds))?;
     } else {
         println!(
             "built {} ({}) from {} with Claude Code {} in {:.0} s",

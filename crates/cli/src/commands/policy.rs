@@ -23,7 +23,7 @@ pub fn run(config_path: Option<&Path>, command: PolicyCommand) -> anyhow::Result
                 bail!("unknown seccomp profile {profile:?}; the available profile is default");
             }
             let profile = cchub_policy::seccomp::profile(config.security.seccomp)?;
-            println!("{}", serde_json::to_string_pretty(&profile)?);
+            super::print_line(format_args!("{}", serde_json::to_string_pretty(&profile)?))?;
         }
     }
     Ok(())

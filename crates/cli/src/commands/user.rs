@@ -104,20 +104,20 @@ async fn add(config: &cchub_config::Config, store: &Store, name: &str, admin: bo
         })
         .await?;
     store.record_audit(&cli_event("cli.user.create", &user, serde_json::json!({"role": user.role, "tier": user.tier}))).await?;
-    println!("created {} {} (id {}, tier {})", user.role.as_str(), user.username, user.id, user.tier);
+    super::print_line(format_args!("created {} {} (id {}, tier {})", user.role.as_str(), user.username, user.id, user.tier))?;
     Ok(())
 }
 
 async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
     let users = store.list_users().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&users)?);
+        super::print_line(format_args!("{}", serde_json::to_string_pretty(&users)?))?;
         return Ok(());
     }
-    println!("{:<6} {:<32} {:<6} {:<12} STATUS", "ID", "NAME", "ROLE", "TIER");
+    super::print_line(format_args!("{:<6} {:<32} {:<6} {:<12} STATUS", "ID", "NAME", "ROLE", "TIER"))?;
     for user in users {
         let status = if user.disabled { "disabled" } else { "active" };
-        println!("{:<6} {:<32} {:<6} {:<12} {status}", user.id, user.username, user.role.as_str(), user.tier);
+        super::print_line(format_args!("{:<6} {:<32} {:<6} {:<12} {status}", user.id, user.username, user.role.as_str(), user.tier))?;
     }
     Ok(())
 }
@@ -147,6 +147,6 @@ async fn set(config: &cchub_config::Config, store: &Store, args: SetArgs) -> any
         store.record_audit(&cli_event("cli.user.enable", &user, serde_json::json!({}))).await?;
     }
     let status = if user.disabled { "disabled" } else { "active" };
-    println!("{} is now {} in tier {} ({status})", user.username, user.role.as_str(), user.tier);
+    super::print_line(format_args!("{} is now {} in tier {} ({status})", user.username, user.role.as_str(), user.tier))?;
     Ok(())
 }

@@ -7,6 +7,8 @@
 mod allowlist;
 mod rules;
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 use crate::{PolicyError, SeccompChoice};
@@ -84,9 +86,18 @@ pub fn profile(choice: SeccompChoice) -> Result<Profile, PolicyError> {
 }
 
 /// Builds the profile for `choice` as compact JSON, ready for `seccomp=<json>`.
+///
+/// The result is computed once per process: the allowlist is compiled into the binary,
+/// and every container spec needs the profile.
 pub fn profile_json(choice: SeccompChoice) -> Result<String, PolicyError> {
-    let profile = profile(choice)?;
-    serde_json::to_string(&profile).map_err(|err| PolicyError::InvalidSeccomp(err.to_string()))
+    static DEFAULT: OnceLock<Result<String, PolicyError>> = OnceLock::new();
+    let compiled = match choice {
+        SeccompChoice::Default => DEFAULT.get_or_init(|| {
+            let profile = profile(choice)?;
+            serde_json::to_string(&profile).map_err(|err| PolicyError::InvalidSeccomp(err.to_string()))
+        }),
+    };
+    compiled.clone()
 }
 
 /// Compiles an allowlist plus the argument-checked rules into a profile.
