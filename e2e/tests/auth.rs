@@ -58,6 +58,7 @@ async fn logout_revokes_the_refresh_token() {
 async fn disabled_user_is_rejected_at_once() {
     let hub = TestHub::start().await.unwrap();
     let paul = hub.create_user("paul").await.unwrap();
+    let mut open_socket = ChatSocket::connect(&hub, &paul).await.unwrap();
     let (status, _) = hub
         .request(Method::PATCH, &format!("/api/admin/users/{}", paul.user_id), Some(&hub.admin.access), Some(json!({"disabled": true})))
         .await
@@ -73,6 +74,9 @@ async fn disabled_user_is_rejected_at_once() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "account_disabled");
     assert!(ChatSocket::connect(&hub, &paul).await.is_err(), "a disabled user cannot open the chat");
+    open_socket.send(json!({"type": "prompt", "text": "still here?"})).await.unwrap();
+    let refused = open_socket.next().await.unwrap();
+    assert_eq!(refused["code"], "account_disabled", "a socket opened before the disable: {refused}");
 
     // Enabled again, an old access token stays invalid: sessions ended with the disable.
     hub.request(Method::PATCH, &format!("/api/admin/users/{}", paul.user_id), Some(&hub.admin.access), Some(json!({"disabled": false})))

@@ -116,12 +116,26 @@ async fn handle_message(state: &AppState, user: &User, text: &str, events: &mpsc
             }
         }
         ClientMessage::Prompt { text, session_id, model, permission_mode } => {
+            // The socket was authenticated when it opened; a disable, password change or
+            // role change since then ends what it may do.
+            if let Err(error) = still_valid(state, user).await {
+                return Some(error_message(&error));
+            }
             let command = match AgentCommand::from_request(&state.config, text, session_id, model, permission_mode) {
                 Ok(command) => command,
                 Err(error) => return Some(error_message(&error)),
             };
             start_run(state, user, command, events.clone())
         }
+    }
+}
+
+async fn still_valid(state: &AppState, user: &User) -> Result<(), ApiError> {
+    let current = state.store.user_by_id(user.id).await?;
+    match current {
+        Some(current) if !current.disabled && current.token_version == user.token_version => Ok(()),
+        Some(current) if current.disabled => Err(ApiError::unauthorized("account_disabled", "this account is disabled; ask an administrator")),
+        _ => Err(ApiError::unauthorized("token_revoked", "the session was ended; sign in again")),
     }
 }
 
