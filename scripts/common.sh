@@ -48,7 +48,7 @@ ensure_rust() {
 
 DOCKERD_STARTED_PID=""
 
-# Starts the Docker Engine unless it already answers; sets DOCKERD_STARTED_PID when
+# Starts the Docker Engine unless it already responds. Sets DOCKERD_STARTED_PID when
 # this script started it.
 ensure_docker() {
   if docker info >/dev/null 2>&1; then
