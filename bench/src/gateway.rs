@@ -82,7 +82,7 @@ pub async fn client_mode(args: &[String]) -> anyhow::Result<()> {
         let mut rest = Vec::new();
         stream.read_to_end(&mut rest).await?;
         if !rest.starts_with(b"TTP/1.1 200") {
-            bail!("unexpected answer: {}", String::from_utf8_lossy(&rest[..rest.len().min(200)]));
+            bail!("unexpected response: {}", String::from_utf8_lossy(&rest[..rest.len().min(200)]));
         }
         // The first rounds warm connection pools and caches; they are not reported.
         if round >= 5 {

@@ -58,7 +58,7 @@ impl ChatSocket {
         Ok(())
     }
 
-    /// The next JSON message; fails after 90 s or when the socket closes.
+    /// Returns the next JSON message; fails after 90 s or when the socket closes.
     pub async fn next(&mut self) -> anyhow::Result<Value> {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(90), self.socket.next())
@@ -87,7 +87,7 @@ impl ChatSocket {
         self.send(message).await
     }
 
-    /// Every message up to and including `done`.
+    /// Collects every message up to and including `done`.
     pub async fn until_done(&mut self) -> anyhow::Result<Vec<Value>> {
         let mut messages = Vec::new();
         loop {

@@ -223,7 +223,7 @@ impl TestHub {
         exec_in_container(&self.runtime, &self.container_name(session.user_id), script).await
     }
 
-    /// The container spec the hub's policy decides for a user now.
+    /// Returns the container spec the hub's policy decides for a user now.
     pub async fn workspace_spec(&self, session: &Session) -> anyhow::Result<cchub_policy::ContainerSpec> {
         let user = self.state.store.user_by_id(session.user_id).await?.context("user not found")?;
         self.state.workspaces.spec_for(&user).map_err(|e| anyhow::anyhow!("{}", e.message))

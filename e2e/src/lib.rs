@@ -2,7 +2,7 @@
 //! with the real runtime image and the mock model as upstream.
 //!
 //! Every [`TestHub`] has its own data directory and its own instance name, so tests can
-//! run in parallel on one engine; its containers are removed when it is dropped.
+//! run in parallel on one engine. Its containers are removed when it is dropped.
 
 mod chat;
 mod hub;

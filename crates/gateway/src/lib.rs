@@ -1,8 +1,8 @@
 //! cchub's model gateway.
 //!
 //! Each user gets a Unix socket under `users/<id>/run/`, mounted read-only into that
-//! user's container. Whoever connects to a socket is that user: the socket path is the
-//! identity, so no credential exists inside any container. The gateway forwards only
+//! user's container. A process that connects to a socket acts as that user: the socket
+//! path is the identity, so no credential exists inside any container. The gateway forwards only
 //! Messages API calls to the upstream, adding the organisation's key, and streams the
 //! answer back as it arrives.
 
@@ -52,7 +52,7 @@ impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            // A streamed answer may pause while the model thinks, but not this long.
+            // A streamed response may pause while the model thinks, but not this long.
             .read_timeout(Duration::from_secs(600))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()

@@ -83,7 +83,7 @@ async fn accept_loop(inner: Arc<Inner>, user_id: i64, listener: UnixListener) {
             let service = service_fn(move |request| handle(inner.clone(), user_id, request));
             let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
-                // A client may shut down its write side while it waits for the answer.
+                // A client may shut down its write side while it waits for the response.
                 .half_close(true)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(err) = connection.await {

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// Why a policy value or a container specification was rejected.
+/// A rejected policy value or container specification.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PolicyError {
     /// A size such as `512M` could not be parsed.
@@ -19,7 +19,7 @@ pub enum PolicyError {
         reason: String,
     },
 
-    /// A security setting asks for something cchub never does.
+    /// A security setting requests something cchub never does.
     #[error("rejected security setting {setting}: {reason}")]
     RejectedSetting {
         setting: &'static str,

@@ -47,7 +47,7 @@ impl DockerRuntime {
         Ok(Self { docker })
     }
 
-    /// The bollard client, for the image builder and tests.
+    /// Returns the bollard client, for the image builder and tests.
     pub fn client(&self) -> &Docker {
         &self.docker
     }

@@ -48,7 +48,7 @@ pub struct DockerConfig {
 #[derive(Debug, Clone)]
 pub struct ContainersConfig {
     pub image: String,
-    /// Name of this hub on the engine: container names start with it and a label holds it.
+    /// Name of this hub on the engine: container names start with it and a label contains it.
     pub instance: String,
     /// Absolute path of the data directory.
     pub data_dir: PathBuf,
@@ -70,7 +70,7 @@ impl ResourcesConfig {
 pub struct AuthConfig {
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
-    /// Where the JWT signing key lives; generated on first start when missing.
+    /// Path of the JWT signing key, generated on first start when missing.
     pub jwt_key_file: PathBuf,
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
@@ -94,7 +94,7 @@ impl PermissionMode {
         PermissionMode::BypassPermissions,
     ];
 
-    /// The value of `claude --permission-mode`.
+    /// Returns the value of `claude --permission-mode`.
     pub fn as_str(self) -> &'static str {
         match self {
             PermissionMode::Default => "default",
@@ -324,8 +324,8 @@ fn resolve_tiers(raw: &BTreeMap<String, RawTier>, default_tier: Option<String>) 
     Ok((default, tiers))
 }
 
-/// Fills a tier's missing fields from the built-in tier of the same name; a new tier
-/// must give cpu, memory, disk and pids, and gets no swap and half its memory reserved.
+/// Fills a tier's missing fields from the built-in tier of the same name. A new tier
+/// must give cpu, memory, disk and pids; it gets no swap and half its memory reserved.
 fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, ConfigError> {
     let required = |field: &str| ConfigError::invalid(format!("{key}.{field}"), "required for a tier that is not built in");
     let memory = raw.memory.or(base.map(|b| b.memory)).ok_or_else(|| required("memory"))?;

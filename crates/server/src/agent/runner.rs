@@ -13,7 +13,7 @@ use super::kill::{kill_run, RUN_MARKER};
 use super::lines::{Line, LineSplitter};
 use super::AgentCommand;
 
-/// Longest stdout line relayed; a stream-json line holds one event, and even a large
+/// Longest stdout line relayed. A stream-json line contains one event, and even a large
 /// file read by a tool stays far below this.
 const MAX_LINE_BYTES: usize = 64 << 20;
 /// How much of stderr is kept for the error message.
@@ -21,7 +21,7 @@ const STDERR_TAIL_BYTES: usize = 16 * 1024;
 /// How long output may still arrive after an abort.
 const ABORT_DRAIN: Duration = Duration::from_secs(3);
 
-/// What a run sends towards the client, in order.
+/// A message from a run towards the client, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     /// One stream-json object printed by the agent.
@@ -213,7 +213,7 @@ impl Relay {
         }
     }
 
-    /// The error to report for a finished run, if it failed.
+    /// Returns the error to report for a finished run, if it failed.
     fn failure(&self, exit_code: i64) -> Option<(&'static str, String)> {
         if let Some(text) = &self.result_error {
             return Some(("model_error", text.clone()));

@@ -10,12 +10,12 @@ use crate::state::AppState;
 
 const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// Liveness: the process answers.
+/// Liveness: the process responds.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database and the container engine answer.
+/// Readiness: the database and the container engine respond.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
     let engine = state.workspaces.runtime().list_managed(&state.config.containers.instance).await.is_ok();

@@ -22,7 +22,7 @@ pub struct WorkspaceService {
     as_root: bool,
 }
 
-/// Maps an engine failure to what the user is told; the cause goes to the log.
+/// Maps an engine failure to the error the user receives. The cause goes to the log.
 pub fn runtime_error(err: RuntimeError) -> ApiError {
     match err {
         RuntimeError::ImageMissing { image } => ApiError::unavailable(
@@ -74,7 +74,7 @@ impl WorkspaceService {
         Ok(dirs)
     }
 
-    /// The container the policy decides for `user` now.
+    /// Returns the container spec the policy decides for `user` now.
     pub fn spec_for(&self, user: &User) -> Result<ContainerSpec, ApiError> {
         let tier_name = TierName::parse(&user.tier).map_err(|e| ApiError::internal("reading the user's tier", e))?;
         let tier = self.config.resources.tier(&tier_name).ok_or_else(|| {
