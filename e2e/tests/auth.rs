@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use cchub_e2e::{ChatSocket, TestHub};
+use cchub_runtime::ContainerRuntime;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -58,6 +59,7 @@ async fn logout_revokes_the_refresh_token() {
 async fn disabled_user_is_rejected_at_once() {
     let hub = TestHub::start().await.unwrap();
     let paul = hub.create_user("paul").await.unwrap();
+    hub.start_workspace(&paul).await.unwrap();
     let mut open_socket = ChatSocket::connect(&hub, &paul).await.unwrap();
     let (status, _) = hub
         .request(Method::PATCH, &format!("/api/admin/users/{}", paul.user_id), Some(&hub.admin.access), Some(json!({"disabled": true})))
@@ -77,6 +79,12 @@ async fn disabled_user_is_rejected_at_once() {
     open_socket.send(json!({"type": "prompt", "text": "still here?"})).await.unwrap();
     let refused = open_socket.next().await.unwrap();
     assert_eq!(refused["code"], "account_disabled", "a socket opened before the disable: {refused}");
+
+    // The container stopped and the gateway socket is gone with the account.
+    let container = hub.runtime.inspect(&hub.container_name(paul.user_id)).await.unwrap().unwrap();
+    assert_eq!(container.state, cchub_runtime::ContainerState::Exited);
+    let socket = hub.data_dir.join("users").join(paul.user_id.to_string()).join("run/model.sock");
+    assert!(!socket.exists(), "the gateway socket must be closed");
 
     // Enabled again, an old access token stays invalid: sessions ended with the disable.
     hub.request(Method::PATCH, &format!("/api/admin/users/{}", paul.user_id), Some(&hub.admin.access), Some(json!({"disabled": false})))

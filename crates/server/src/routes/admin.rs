@@ -145,6 +145,9 @@ pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(
             if disabled {
                 state.store.revoke_user_tokens(id).await?;
                 state.runs.abort(id);
+                if let Err(error) = state.workspaces.suspend(&user).await {
+                    tracing::warn!(user_id = id, code = error.code, "cannot stop the disabled user's container");
+                }
             }
             let action = if disabled { "admin.user.disable" } else { "admin.user.enable" };
             state.audit(admin_event(&admin, action, &user, &ip, json!({}))).await;

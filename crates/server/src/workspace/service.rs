@@ -159,6 +159,13 @@ impl WorkspaceService {
         Ok(info)
     }
 
+    /// Cuts a disabled user off: the gateway socket goes first, so nothing left running
+    /// in the container can reach the model, then the container stops.
+    pub async fn suspend(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
+        self.gateway.close_socket(user.id);
+        self.stop(user).await
+    }
+
     pub async fn inspect(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
         self.runtime().inspect(&container_name(&self.config.containers.instance, user.id)).await.map_err(runtime_error)
     }
