@@ -42,6 +42,8 @@ async fn refresh_rotates_and_reuse_ends_the_login() {
     assert_eq!(body["error"]["code"], "refresh_token_reused");
     let (status, _) = hub.request(Method::POST, "/api/auth/refresh", None, Some(json!({"refresh_token": second["refresh_token"]}))).await.unwrap();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = hub.request(Method::GET, "/api/me", Some(second["access_token"].as_str().unwrap()), None).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "access tokens end with the reuse too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,4 +279,22 @@ async fn websocket_auth_by_first_message() {
     let mut socket = ChatSocket::connect_bare(&hub).await.unwrap();
     socket.send(json!({"type": "prompt", "text": "no auth first"})).await.unwrap();
     assert_eq!(socket.next().await.unwrap()["code"], "missing_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_limited() {
+    let hub = TestHub::start().await.unwrap();
+    let vera = hub.create_user("vera").await.unwrap();
+    let guess = json!({"current_password": "guess-guess-1", "new_password": "new-password-1"});
+    for _ in 0..5 {
+        let (status, body) = hub.request(Method::POST, "/api/me/password", Some(&vera.access), Some(guess.clone())).await.unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+    let right = json!({"current_password": "vera-password-1", "new_password": "new-password-1"});
+    let (status, body) = hub.request(Method::POST, "/api/me/password", Some(&vera.access), Some(right)).await.unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+
+    let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=auth.password_change", Some(&hub.admin.access), None).await.unwrap();
+    let failures = audit.as_array().unwrap().iter().filter(|e| e["outcome"] == "failure").count();
+    assert_eq!(failures, 5);
 }

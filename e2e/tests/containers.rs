@@ -124,11 +124,15 @@ async fn tier_change_recreates_the_container_with_new_limits() {
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tier"], "pro");
+    let (_, status_body) = hub.request(Method::GET, "/api/workspace", Some(&frank.access), None).await.unwrap();
+    assert_eq!(status_body["restart_required"], true, "{status_body}");
+    assert_eq!(status_body["container"]["tier"], "free", "{status_body}");
 
     let (status, body) = hub.request(Method::POST, "/api/workspace/start", Some(&frank.access), None).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["action"], "recreated");
     assert_eq!(body["limits"]["pids"], 500);
+    assert_eq!(body["restart_required"], false, "{body}");
     let second = body["container"]["id"].as_str().unwrap().to_string();
     assert_ne!(first, second);
     assert_eq!(hub.container_ids().await.unwrap(), vec![second.clone()]);

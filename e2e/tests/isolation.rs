@@ -82,6 +82,21 @@ async fn two_users_see_only_their_own_work() {
     assert!(status.is_client_error());
     assert!(!bob_workspace.join("planted.txt").exists());
 
+    // A host account that shares the containers' uid 1000 cannot reach them either.
+    let host_read = std::process::Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups", "cat"])
+        .arg(bob_workspace.join("mine.txt"))
+        .output()
+        .unwrap();
+    assert!(!host_read.status.success(), "uid 1000 on the host read Bob's file");
+    assert!(String::from_utf8_lossy(&host_read.stderr).contains("Permission denied"), "{host_read:?}");
+    let host_socket = std::process::Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups", "socat", "-u", "/dev/null"])
+        .arg(format!("UNIX-CONNECT:{}", bob_root.join("run/model.sock").display()))
+        .output()
+        .unwrap();
+    assert!(!host_socket.status.success(), "uid 1000 on the host reached Bob's gateway socket");
+
     // Inside the container Bob's folders do not exist at all.
     let (_, out) = hub.exec(&alice, &format!("ls {} 2>&1; cat {} 2>&1", bob_root.display(), bob_workspace.join("mine.txt").display())).await.unwrap();
     assert!(out.contains("No such file"), "{out}");

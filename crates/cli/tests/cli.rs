@@ -105,3 +105,35 @@ fn seccomp_profile_is_printed() {
     let output = cchub(&dir.path().join("workspace"), &["policy", "seccomp", "--profile", "none"], None);
     assert!(!output.status.success());
 }
+
+#[test]
+fn wrong_folder_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cchub(&dir.path().join("workspace"), &["user", "list"], None);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("no cchub database"), "{}", text(&output.stderr));
+    assert!(!dir.path().join("workspace/database/cchub.db").exists(), "listing must not create a database");
+}
+
+#[test]
+fn last_admin_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("workspace");
+    let added = cchub(&data, &["user", "add", "root", "--admin", "--password-stdin"], Some("a-long-password\n"));
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    for args in [&["user", "set", "root", "--role", "user"][..], &["user", "set", "root", "--disable"][..]] {
+        let output = cchub(&data, args, None);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(text(&output.stderr).contains("only active administrator"), "{}", text(&output.stderr));
+    }
+}
+
+#[test]
+fn user_list_table_is_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("workspace");
+    cchub(&data, &["user", "add", "root", "--admin", "--password-stdin"], Some("a-long-password\n"));
+    let listed = text(&cchub(&data, &["user", "list"], None).stdout);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines[0].find("ROLE"), lines[1].find("admin"), "{listed}");
+}

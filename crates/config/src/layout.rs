@@ -66,22 +66,19 @@ impl DataLayout {
         }
     }
 
-    /// Creates the shared folders; `secrets/` is private to the hub's user (0700).
+    /// Creates the folders. `database/`, `secrets/`, `users/` and `backups/` are private
+    /// to the hub's user (0700): a host account that shares the containers' uid 1000 must
+    /// not reach another user's workspace or gateway socket through them. Containers are
+    /// unaffected, because they see their folders through bind mounts, not these paths.
     pub fn ensure(&self) -> io::Result<()> {
-        for dir in [
-            self.database_dir(),
-            self.users_dir(),
-            self.seccomp_dir(),
-            self.root.join("containers").join("apparmor"),
-            self.root.join("logs"),
-            self.root.join("backups").join("daily"),
-            self.cache_dir(),
-        ] {
+        for dir in [self.seccomp_dir(), self.root.join("containers").join("apparmor"), self.root.join("logs"), self.cache_dir()] {
             fs::create_dir_all(&dir)?;
         }
-        let secrets = self.secrets_dir();
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&secrets)?;
-        fs::set_permissions(&secrets, fs::Permissions::from_mode(0o700))?;
+        for private in [self.database_dir(), self.secrets_dir(), self.users_dir(), self.root.join("backups")] {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(&private)?;
+            fs::set_permissions(&private, fs::Permissions::from_mode(0o700))?;
+        }
+        fs::create_dir_all(self.root.join("backups").join("daily"))?;
         Ok(())
     }
 }
@@ -101,12 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn ensure_creates_private_secrets() {
+    fn ensure_makes_private_folders() {
         let dir = tempfile::tempdir().unwrap();
         let layout = DataLayout::new(dir.path());
         layout.ensure().unwrap();
-        let mode = fs::metadata(layout.secrets_dir()).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
+        for private in [layout.secrets_dir(), layout.database_dir(), layout.users_dir()] {
+            let mode = fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", private.display());
+        }
         assert!(layout.database_dir().is_dir());
         assert!(layout.seccomp_dir().is_dir());
     }

@@ -93,7 +93,10 @@ where
 }
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
-    ApiError::bad_request("invalid_path_parameter", rejection.body_text())
+    ApiError::bad_request(
+        "invalid_path_parameter",
+        format!("a value in the URL path is invalid ({}); user ids are numbers, as listed by GET /api/admin/users", rejection.body_text()),
+    )
 }
 
 /// The client's address as seen on the socket.

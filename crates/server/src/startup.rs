@@ -66,6 +66,12 @@ impl App {
             Ok(None) => warn!(image = %config.containers.image, "workspace image missing; run `cchub image build` before users start workspaces"),
             Err(err) => warn!(error = %err, "cannot check the workspace image"),
         }
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+        for (name, tier) in &config.resources.tiers {
+            if tier.cpu > cores {
+                warn!(tier = %name, cpu = tier.cpu, host_cores = cores, "tier allows more CPU than this host has; its quota cannot be reached");
+            }
+        }
         if config.model.api_key.is_none() {
             warn!(upstream = %config.model.upstream, "ANTHROPIC_API_KEY is not set; the gateway forwards requests without a key");
         }

@@ -31,7 +31,8 @@ impl Username {
 
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad` honours width and alignment, as in `{:<32}`.
+        f.pad(&self.0)
     }
 }
 

@@ -110,6 +110,11 @@ impl Store {
         self.update_user(id, sql, hash.to_string(), "set_password_hash").await
     }
 
+    /// Invalidates every access token issued so far.
+    pub async fn bump_token_version(&self, id: i64) -> Result<User, StoreError> {
+        self.update_user(id, "token_version = token_version + $2", 1_i64, "bump_token_version").await
+    }
+
     pub async fn set_role(&self, id: i64, role: Role) -> Result<User, StoreError> {
         let sql = "role = $2, token_version = token_version + 1";
         self.update_user(id, sql, role.as_str().to_string(), "set_role").await

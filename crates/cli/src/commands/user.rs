@@ -51,6 +51,7 @@ pub struct SetArgs {
 
 pub async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
+    check_database(&config, matches!(command, UserCommand::Add { .. }))?;
     config.layout().ensure().context("cannot prepare the data directory")?;
     let store = Store::open(config.database.url.expose(), 2).await.context("cannot open the database")?;
     let result = match command {
@@ -60,6 +61,25 @@ pub async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Re
     };
     store.close().await;
     result
+}
+
+/// Catches a command run in the wrong folder: without a configuration file the data
+/// directory is `./workspace`, and a new, empty database there would hide the real one.
+fn check_database(config: &cchub_config::Config, creating_user: bool) -> anyhow::Result<()> {
+    let url = config.database.url.expose();
+    let Some(path) = url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest)) else {
+        return Ok(());
+    };
+    if std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    if creating_user {
+        eprintln!("note: creating a new database at {path}; the hub must use the same data directory");
+        return Ok(());
+    }
+    bail!(
+        "no cchub database at {path}; run this in the folder where the hub runs, or give the hub's --config or CCHUB_DATA_DIR"
+    )
 }
 
 fn parse_tier(config: &cchub_config::Config, tier: &str) -> anyhow::Result<TierName> {
@@ -132,8 +152,12 @@ async fn set(config: &cchub_config::Config, store: &Store, args: SetArgs) -> any
         user = store.set_tier(user.id, tier.as_str()).await?;
         store.record_audit(&cli_event("cli.user.set_tier", &user, serde_json::json!({"tier": user.tier}))).await?;
     }
-    if let Some(role) = &args.role {
-        let role = Role::parse(role).ok_or_else(|| anyhow!("role {role:?} is not admin or user"))?;
+    let role = args.role.as_deref().map(|r| Role::parse(r).ok_or_else(|| anyhow!("role {r:?} is not admin or user"))).transpose()?;
+    let removes_admin = user.role == Role::Admin && !user.disabled && (args.disable || role == Some(Role::User));
+    if removes_admin && store.count_active_admins().await? <= 1 {
+        bail!("{} is the only active administrator; make another user admin first", user.username);
+    }
+    if let Some(role) = role {
         user = store.set_role(user.id, role).await?;
         store.record_audit(&cli_event("cli.user.set_role", &user, serde_json::json!({"role": user.role}))).await?;
     }

@@ -20,10 +20,10 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = header
         .to_str()
         .map_err(|_| ApiError::unauthorized("invalid_token", "the Authorization header is not valid text"))?;
-    value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    // The scheme name is case-insensitive (RFC 7235, section 2.1).
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    Some(token.trim())
+        .filter(|t| scheme.eq_ignore_ascii_case("bearer") && !t.is_empty())
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "use the Bearer scheme: Authorization: Bearer <token>"))
 }
 

@@ -169,10 +169,14 @@ pub async fn reset_password(State(state): State<AppState>, ip: ClientIp, AdminUs
 
 /// `GET /api/admin/audit?action=&actor=&limit=`
 pub async fn audit(State(state): State<AppState>, AdminUser(_): AdminUser, ApiQuery(query): ApiQuery<AuditQuery>) -> ApiResult<Json<Vec<AuditRecord>>> {
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and 10000, got {limit}")));
+    }
     let filter = AuditFilter {
         action: query.action,
         actor: query.actor,
-        limit: query.limit.unwrap_or(200),
+        limit,
     };
     Ok(Json(state.store.list_audit(&filter).await?))
 }

@@ -105,13 +105,17 @@ pub async fn refresh(State(state): State<AppState>, ip: ClientIp, ApiJson(reques
             Ok(session_body(tokens, &user))
         }
         RefreshOutcome::Reused { user_id } => {
+            // Someone holds a copy of a rotated token: end every session of the account,
+            // access tokens included, not only the login the token belonged to.
+            state.store.revoke_user_tokens(user_id).await?;
+            state.store.bump_token_version(user_id).await?;
             state
                 .audit(AuditEvent {
                     actor_id: Some(user_id),
                     action: "auth.refresh_reuse",
                     outcome: "denied",
                     ip: Some(ip.label()),
-                    detail: Some(json!({"effect": "the login's refresh tokens were revoked"})),
+                    detail: Some(json!({"effect": "every session of the account was ended"})),
                     ..AuditEvent::default()
                 })
                 .await;
@@ -150,8 +154,26 @@ pub async fn me(CurrentUser(user): CurrentUser) -> Json<User> {
 /// `POST /api/me/password`: ends every session of the user, this one included.
 pub async fn change_password(State(state): State<AppState>, ip: ClientIp, CurrentUser(user): CurrentUser, ApiJson(request): ApiJson<PasswordChange>) -> ApiResult<StatusCode> {
     password::check_policy(&request.new_password).map_err(|m| ApiError::bad_request("weak_password", m))?;
+    // The current password gets the same limit as a login, or a stolen access token
+    // would allow guessing it without one.
+    let account = user.username.to_string();
+    if let Err(wait) = state.auth.limiter.check(&account, ip.0) {
+        return Err(ApiError::too_many_requests(format!("too many wrong passwords; try again in {wait} seconds"), wait));
+    }
     let hash = state.store.password_hash(user.id).await?;
     if !password::verify(request.current_password, hash).await {
+        state.auth.limiter.record_failure(&account, ip.0);
+        state
+            .audit(AuditEvent {
+                actor_id: Some(user.id),
+                actor: Some(account),
+                action: "auth.password_change",
+                outcome: "failure",
+                ip: Some(ip.label()),
+                detail: Some(json!({"reason": "wrong current password"})),
+                ..AuditEvent::default()
+            })
+            .await;
         return Err(ApiError::forbidden("invalid_credentials", "the current password is wrong"));
     }
     let new_hash = password::hash(request.new_password).await.map_err(|e| ApiError::internal("hashing the password", e))?;

@@ -25,9 +25,17 @@ fn limits(state: &AppState, user: &User) -> Value {
 }
 
 fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Option<&str>) -> Json<Value> {
+    // A container made from an older spec (say, before a tier change) keeps its limits
+    // until the next start, which recreates it.
+    let wanted = state.workspaces.spec_for(user).ok().map(|spec| spec.fingerprint());
+    let restart_required = match (info, wanted) {
+        (Some(info), Some(wanted)) => info.spec_hash() != Some(wanted.as_str()),
+        _ => false,
+    };
     Json(json!({
         "state": info.map(|i| i.state.as_str()).unwrap_or("absent"),
-        "container": info.map(|i| json!({"id": i.id, "name": i.name})),
+        "container": info.map(|i| json!({"id": i.id, "name": i.name, "tier": i.labels.get(cchub_policy::LABEL_TIER)})),
+        "restart_required": restart_required,
         "action": action,
         "tier": user.tier,
         "limits": limits(state, user),

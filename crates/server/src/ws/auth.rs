@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::HeaderMap;
 use cchub_store::User;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -59,7 +59,12 @@ pub async fn authenticate(
         Ok(user) => Some(user),
         Err(error) => {
             let _ = send_json(sink, error_message(&error)).await;
-            let _ = sink.send(Message::Close(None)).await;
+            // 1008: policy violation, the close code for a rejected credential.
+            let frame = CloseFrame {
+                code: 1008,
+                reason: error.code.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
             None
         }
     }
