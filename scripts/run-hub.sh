@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian or Ubuntu machine and runs the hub in the foreground:
 # packages, the Rust toolchain, the Docker Engine, a release build, the workspace image.
+#
+# With CCHUB_MOCK_MODEL=1 it also starts the mock model kept for tests on
+# 127.0.0.1:8787 and points the hub at it, to try cchub without a model key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -17,22 +20,36 @@ CCHUB=./target/release/cchub
 log "building the workspace image"
 "$CCHUB" image build
 
-LISTEN="${CCHUB_LISTEN:-127.0.0.1:3001}"
-cat <<MSG
+if [ "${CCHUB_MOCK_MODEL:-0}" = 1 ]; then
+  MOCK_ADDRESS="127.0.0.1:8787"
+  log "starting the mock model on $MOCK_ADDRESS (log: /var/log/cchub-mock-model.log)"
+  ./target/release/cchub-mock-model --listen "$MOCK_ADDRESS" >/var/log/cchub-mock-model.log 2>&1 &
+  MOCK_PID=$!
+  trap 'kill "$MOCK_PID" 2>/dev/null || true' EXIT
+  export CCHUB_MODEL_UPSTREAM="http://$MOCK_ADDRESS"
+fi
 
-cchub is starting on http://$LISTEN (data in ${CCHUB_DATA_DIR:-./workspace}).
+LISTEN="${CCHUB_LISTEN:-127.0.0.1:3001}"
+echo
+echo "cchub is starting on http://$LISTEN (data in ${CCHUB_DATA_DIR:-./workspace})."
+if ! "$CCHUB" user list --json 2>/dev/null | grep -q '"role": "admin"'; then
+  cat <<MSG
 
 Create the first administrator, from another terminal in this folder:
   printf '%s\n' 'a-long-password' | $CCHUB user add admin --admin --password-stdin
-
-MSG
-if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${CCHUB_MODEL_UPSTREAM:-}" ]; then
-  cat <<MSG
-ANTHROPIC_API_KEY is not set, so the agent cannot reach the real model. To try cchub
-offline with the mock model kept for tests, stop this hub and run:
-  ./target/release/cchub-mock-model --listen 127.0.0.1:8787 &
-  CCHUB_MODEL_UPSTREAM=http://127.0.0.1:8787 scripts/run-hub.sh
-
 MSG
 fi
-exec "$CCHUB" serve
+if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${CCHUB_MODEL_UPSTREAM:-}" ]; then
+  cat <<MSG
+
+ANTHROPIC_API_KEY is not set, so the agent cannot reach the real model. To try cchub
+with the mock model kept for tests, stop this hub and run:
+  CCHUB_MOCK_MODEL=1 scripts/run-hub.sh
+MSG
+fi
+echo
+if [ "${CCHUB_MOCK_MODEL:-0}" = 1 ]; then
+  "$CCHUB" serve
+else
+  exec "$CCHUB" serve
+fi

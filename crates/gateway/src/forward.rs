@@ -18,6 +18,10 @@ type GatewayBody = BoxBody<Bytes, std::io::Error>;
 
 /// The only calls the gateway forwards; everything else the organisation's key could
 /// reach (files, batches, admin endpoints) stays out of reach.
+///
+/// NOTE: the model named in a request is not checked here, so a user can call any model
+/// the key allows; `model.allowed_models` binds only the chat endpoint, and there is no
+/// per-user token budget yet.
 const FORWARDED_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"];
 
 /// Request headers passed upstream; credentials and hop-by-hop headers are dropped.
