@@ -6,6 +6,8 @@
 
 mod chat;
 mod hub;
+mod shell;
 
 pub use chat::{chat, chat_with, ChatOptions, ChatSocket};
 pub use hub::{exec_in_container, HubOptions, Session, TestHub, TEST_KEY};
+pub use shell::ShellSocket;

@@ -23,6 +23,7 @@ const ENGINE_TIMEOUT_SECS: u64 = 120;
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
     docker: Docker,
+    socket: std::path::PathBuf,
 }
 
 fn is_status(err: &BollardError, status: u16) -> bool {
@@ -44,7 +45,10 @@ impl DockerRuntime {
             .await
             .map_err(connect_error)?;
         docker.ping().await.map_err(connect_error)?;
-        Ok(Self { docker })
+        Ok(Self {
+            docker,
+            socket: socket.to_path_buf(),
+        })
     }
 
     /// Returns the bollard client, for the image builder and tests.
@@ -167,6 +171,34 @@ impl ContainerRuntime for DockerRuntime {
             output: Box::pin(output),
             input,
         })
+    }
+
+    async fn exec_tty(&self, id: &str, request: ExecRequest) -> Result<crate::TtySession, RuntimeError> {
+        let options = CreateExecOptions {
+            cmd: Some(request.cmd),
+            env: Some(request.env),
+            tty: Some(true),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            working_dir: request.working_dir,
+            user: request.user,
+            ..Default::default()
+        };
+        let created = self.docker.create_exec(id, options).await.map_err(|e| match e {
+            err if is_status(&err, 404) => RuntimeError::NotFound { container: id.to_string() },
+            err => RuntimeError::engine("exec", id, err),
+        })?;
+        let version = self.docker.client_version().to_string();
+        crate::tty::start_attached(&self.socket, &version, &created.id).await
+    }
+
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        let options = bollard::exec::ResizeExecOptions { height: rows, width: cols };
+        self.docker
+            .resize_exec(exec_id, options)
+            .await
+            .map_err(|e| RuntimeError::engine("resize exec", exec_id, e))
     }
 
     async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {

@@ -25,6 +25,9 @@ pub enum RuntimeError {
         source: bollard::errors::Error,
     },
 
+    #[error("cannot attach to exec {exec_id}: {message}")]
+    Attach { exec_id: String, message: String },
+
     #[error("image build failed: {0}")]
     Build(String),
 

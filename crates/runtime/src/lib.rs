@@ -11,12 +11,14 @@ mod ensure;
 mod error;
 mod exec;
 pub mod image;
+mod tty;
 
 pub use container::{ContainerInfo, ContainerState};
 pub use docker::DockerRuntime;
 pub use ensure::{EnsureAction, EnsureOutcome, Workspaces};
 pub use error::RuntimeError;
 pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
+pub use tty::TtySession;
 
 use async_trait::async_trait;
 use cchub_policy::ContainerSpec;
@@ -39,4 +41,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecSession, RuntimeError>;
     /// The exit code of a finished exec, `None` while it runs.
     async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError>;
+    /// Runs a command with a terminal; `request.tty` is ignored (always on).
+    async fn exec_tty(&self, id: &str, request: ExecRequest) -> Result<TtySession, RuntimeError>;
+    /// Sets the terminal size of a TTY exec.
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError>;
 }

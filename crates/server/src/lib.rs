@@ -8,6 +8,7 @@ pub mod files;
 mod routes;
 mod startup;
 mod state;
+pub mod terminal;
 pub mod workspace;
 mod ws;
 

@@ -2,7 +2,6 @@
 //! each output line relayed as it arrives.
 
 mod command;
-mod kill;
 mod lines;
 mod registry;
 mod runner;

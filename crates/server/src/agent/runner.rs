@@ -9,9 +9,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use super::kill::{kill_run, RUN_MARKER};
+use crate::workspace::kill_marked;
 use super::lines::{Line, LineSplitter};
 use super::AgentCommand;
+
+/// Environment variable set on the agent's exec; every process of the run inherits it,
+/// which is how an abort finds them all.
+pub const RUN_MARKER: &str = "CCHUB_RUN_ID";
 
 /// Longest stdout line relayed. A stream-json line contains one event, and even a large
 /// file read by a tool stays far below this.
@@ -94,7 +98,7 @@ pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &Ag
                 if changed.is_ok() && *abort.borrow() {
                     aborted = true;
                     info!(run_id = ctx.run_id, "aborting agent run");
-                    kill_run(ctx.runtime, ctx.container_id, ctx.run_id).await;
+                    kill_marked(ctx.runtime, ctx.container_id, &format!("{RUN_MARKER}={}", ctx.run_id)).await;
                     let deadline = tokio::time::sleep(ABORT_DRAIN);
                     tokio::pin!(deadline);
                     loop {
@@ -111,7 +115,7 @@ pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &Ag
                 if changed.is_err() {
                     // The registry went away: treat as an abort.
                     aborted = true;
-                    kill_run(ctx.runtime, ctx.container_id, ctx.run_id).await;
+                    kill_marked(ctx.runtime, ctx.container_id, &format!("{RUN_MARKER}={}", ctx.run_id)).await;
                     break;
                 }
             }

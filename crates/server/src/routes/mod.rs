@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/workspace/start", post(workspace::start))
         .route("/api/workspace/stop", post(workspace::stop))
         .route("/ws/chat", get(ws::chat))
+        .route("/ws/shell", get(ws::shell))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(files)
         .fallback(meta::not_found)

@@ -1,6 +1,8 @@
 //! Each user's container: its directories, gateway socket, spec and lifecycle.
 
 mod dirs;
+mod kill;
 mod service;
 
+pub use kill::kill_marked;
 pub use service::{runtime_error, WorkspaceService};

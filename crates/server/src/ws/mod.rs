@@ -4,5 +4,7 @@
 
 mod auth;
 mod chat;
+mod shell;
 
 pub use chat::chat;
+pub use shell::shell;
