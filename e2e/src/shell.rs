@@ -61,6 +61,55 @@ impl ShellSocket {
         String::from_utf8_lossy(&self.frames.concat()).to_string()
     }
 
+    /// The output without escape sequences and whitespace, for text a full-screen
+    /// program draws with cursor moves between its words.
+    pub fn compact_output(&self) -> String {
+        let raw = self.output();
+        let mut plain = String::with_capacity(raw.len());
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\u{1b}' {
+                if !c.is_whitespace() {
+                    plain.push(c);
+                }
+                continue;
+            }
+            match chars.next() {
+                // CSI: parameters up to a final byte in @..~.
+                Some('[') => {
+                    for next in chars.by_ref() {
+                        if ('@'..='~').contains(&next) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC \.
+                Some(']') => {
+                    while let Some(next) = chars.next() {
+                        if next == '\u{7}' || (next == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        plain
+    }
+
+    /// Waits until the compacted output contains `needle` with its whitespace removed.
+    pub async fn wait_for_text(&mut self, needle: &str, timeout: Duration) -> anyhow::Result<()> {
+        let wanted: String = needle.chars().filter(|c| !c.is_whitespace()).collect();
+        let deadline = Instant::now() + timeout;
+        while !self.compact_output().contains(&wanted) {
+            self.receive_until(deadline)
+                .await
+                .with_context(|| format!("waiting for {needle:?}; text so far: {}", self.compact_output()))?;
+        }
+        Ok(())
+    }
+
     /// Waits until the output contains `needle`; fails after `timeout`.
     pub async fn wait_for(&mut self, needle: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;

@@ -107,3 +107,30 @@ async fn exit_reports_the_code() {
     let exit = shell.wait_for_message("exit", WAIT).await.unwrap();
     assert_eq!(exit["code"], 7, "{exit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_claude_answers_and_exits() {
+    let hub = TestHub::start().await.unwrap();
+    let gus = hub.create_user("gus").await.unwrap();
+    let mut shell = ShellSocket::connect(&hub, &gus).await.unwrap();
+    shell.resize(100, 30).await.unwrap();
+
+    // No onboarding, trust or API key question may stand between the user and the prompt.
+    shell.type_text("claude\r").await.unwrap();
+    shell.wait_for_text("shift+tab", Duration::from_secs(60)).await.unwrap();
+    let before = shell.compact_output();
+    assert!(!before.contains("DetectedacustomAPIkey"), "{before}");
+    assert!(!before.contains("Quicksafetycheck"), "{before}");
+    assert!(!before.contains("UnabletoconnecttoAnthropic"), "{before}");
+
+    // A prompt without directives gets the mock's default answer, which the input lacks.
+    shell.type_text("hello from the terminal").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shell.type_text("\r").await.unwrap();
+    shell.wait_for_text("Mock reply.", Duration::from_secs(60)).await.unwrap();
+
+    shell.type_text("/exit\r").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shell.type_text("echo CODE=$?\r").await.unwrap();
+    shell.wait_for("CODE=0", Duration::from_secs(30)).await.unwrap();
+}

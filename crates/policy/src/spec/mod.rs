@@ -28,7 +28,7 @@ pub const LABEL_SPEC_HASH: &str = "cchub.spec-hash";
 
 /// A value the agent sees as its API key. It is not a key: the gateway drops it and
 /// sends the organisation's key upstream, so nothing secret exists in the container.
-const PLACEHOLDER_API_KEY: &str = "cchub-gateway-adds-the-real-key";
+pub const PLACEHOLDER_API_KEY: &str = "cchub-gateway-adds-the-real-key";
 
 /// Host directories that belong to one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! Each user's container: its directories, gateway socket, spec and lifecycle.
 
+mod agent_settings;
 mod dirs;
 mod kill;
 mod service;

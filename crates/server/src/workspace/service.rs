@@ -111,6 +111,13 @@ impl WorkspaceService {
     /// gateway socket, and records what happened.
     pub async fn ensure_running(&self, user: &User) -> Result<EnsureOutcome, ApiError> {
         let dirs = self.prepare_dirs(user.id)?;
+        let home = dirs.home.clone();
+        let chown = self.as_root;
+        match tokio::task::spawn_blocking(move || super::agent_settings::seed(&home, chown)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => warn!(user_id = user.id, error = %err, "cannot prepare Claude Code's settings in the user's home"),
+            Err(err) => warn!(user_id = user.id, error = %err, "settings task failed"),
+        }
         self.gateway
             .ensure_socket(user.id, &dirs.run, self.socket_owner())
             .await
