@@ -6,6 +6,7 @@ mod error;
 mod extract;
 pub mod files;
 mod routes;
+pub mod sessions;
 mod startup;
 mod state;
 pub mod terminal;

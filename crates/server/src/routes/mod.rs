@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod files;
 mod meta;
+mod sessions;
 mod workspace;
 
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
         .route("/api/admin/users/{id}/password", post(admin::reset_password))
         .route("/api/admin/audit", get(admin::audit))
+        .route("/api/sessions", get(sessions::list))
+        .route("/api/sessions/{id}/messages", get(sessions::messages))
         .route("/api/workspace", get(workspace::status))
         .route("/api/workspace/start", post(workspace::start))
         .route("/api/workspace/stop", post(workspace::stop))

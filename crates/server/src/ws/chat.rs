@@ -33,6 +33,8 @@ enum ClientMessage {
     },
     Abort,
     Ping,
+    /// Starts the next prompt in a fresh session instead of continuing the current one.
+    NewSession,
 }
 
 /// `GET /ws/chat`: prompts in, the agent's stream-json events out.
@@ -55,6 +57,8 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     debug!(user_id = user.id, "chat socket open");
 
     let (events, mut receiver) = mpsc::channel::<RunEvent>(256);
+    // The session the last run used; a prompt without a session id continues it.
+    let mut current_session: Option<String> = None;
     loop {
         tokio::select! {
             message = stream.next() => {
@@ -68,11 +72,18 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                if let Some(reply) = handle_message(&state, &user, &text, &events).await {
+                if let Some(reply) = handle_message(&state, &user, &text, &events, &mut current_session).await {
                     if !send_json(&mut sink, reply).await { break; }
                 }
             }
             Some(event) = receiver.recv() => {
+                if let RunEvent::Event(value) = &event {
+                    if value["type"] == "system" && value["subtype"] == "init" {
+                        if let Some(id) = value["session_id"].as_str() {
+                            current_session = Some(id.to_string());
+                        }
+                    }
+                }
                 if !send_json(&mut sink, event_message(event)).await { break; }
             }
         }
@@ -94,7 +105,13 @@ fn event_message(event: RunEvent) -> serde_json::Value {
 }
 
 /// Handles one client message; returns an immediate reply, if any.
-async fn handle_message(state: &AppState, user: &User, text: &str, events: &mpsc::Sender<RunEvent>) -> Option<serde_json::Value> {
+async fn handle_message(
+    state: &AppState,
+    user: &User,
+    text: &str,
+    events: &mpsc::Sender<RunEvent>,
+    current_session: &mut Option<String>,
+) -> Option<serde_json::Value> {
     let message: ClientMessage = match serde_json::from_str(text) {
         Ok(message) => message,
         Err(err) => {
@@ -107,6 +124,10 @@ async fn handle_message(state: &AppState, user: &User, text: &str, events: &mpsc
     };
     match message {
         ClientMessage::Ping => Some(json!({"type": "pong"})),
+        ClientMessage::NewSession => {
+            *current_session = None;
+            Some(json!({"type": "session_reset"}))
+        }
         ClientMessage::Auth { .. } => None,
         ClientMessage::Abort => {
             if state.runs.abort(user.id) {
@@ -121,12 +142,33 @@ async fn handle_message(state: &AppState, user: &User, text: &str, events: &mpsc
             if let Err(error) = still_valid(state, user).await {
                 return Some(error_message(&error));
             }
+            let session_id = session_id.or_else(|| current_session.clone());
             let command = match AgentCommand::from_request(&state.config, text, session_id, model, permission_mode) {
                 Ok(command) => command,
                 Err(error) => return Some(error_message(&error)),
             };
+            if let Some(session) = &command.session {
+                if let Err(error) = check_session(state, user, session).await {
+                    return Some(error_message(&error));
+                }
+            }
             start_run(state, user, command, events.clone())
         }
+    }
+}
+
+/// Refuses to resume a session the user does not have, before any process starts.
+async fn check_session(state: &AppState, user: &User, session: &crate::agent::SessionId) -> Result<(), ApiError> {
+    let home = state.workspaces.prepare_dirs(user.id)?.home;
+    let lookup = session.clone();
+    let exists = tokio::task::spawn_blocking(move || crate::sessions::session_exists(&home, &lookup))
+        .await
+        .map_err(|e| ApiError::internal("looking up a session", e))?
+        .map_err(|e| ApiError::internal("looking up a session", e))?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("session_not_found", format!("you have no session {}; send the prompt without session_id to start one", session.as_str())))
     }
 }
 
