@@ -62,6 +62,8 @@ pub struct RawContainers {
     pub instance: Option<String>,
     #[serde(alias = "dataDir")]
     pub data_dir: Option<String>,
+    /// Seconds without activity after which a workspace container stops; 0 never.
+    pub idle_timeout_secs: Option<u64>,
     pub tmp_size: Option<ByteSize>,
     /// Accepted for compatibility; use `logging.level`.
     #[serde(alias = "logLevel")]
@@ -90,6 +92,8 @@ pub struct RawTier {
     pub disk: Option<ByteSize>,
     #[serde(alias = "pidsLimit")]
     pub pids: Option<u32>,
+    #[serde(alias = "maxRuns")]
+    pub max_runs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -57,6 +57,8 @@ pub struct Tier {
     pub disk: ByteSize,
     /// Maximum number of processes and threads in the container.
     pub pids: u32,
+    /// Agent runs one user may have in progress at once.
+    pub max_runs: u32,
 }
 
 /// CFS period used for every container; the quota is `cpu * CPU_PERIOD_US`.
@@ -96,6 +98,9 @@ impl Tier {
         if self.disk < ByteSize::mib(64) {
             return Err(invalid("disk", format!("must be at least 64M, got {}", self.disk)));
         }
+        if !(1..=64).contains(&self.max_runs) {
+            return Err(invalid("max_runs", format!("must be between 1 and 64, got {}", self.max_runs)));
+        }
         if self.pids < 16 {
             // Below this, bash, git and the claude executable cannot start together.
             return Err(invalid("pids", format!("must be at least 16, got {}", self.pids)));
@@ -111,7 +116,7 @@ impl Tier {
 
 /// The built-in tiers: the free, pro and enterprise values of the original deployment plan.
 pub fn default_tiers() -> BTreeMap<TierName, Tier> {
-    let tier = |cpu, cpu_shares, memory, memory_swap, memory_reservation, disk, pids| Tier {
+    let tier = |cpu, cpu_shares, memory, memory_swap, memory_reservation, disk, pids, max_runs| Tier {
         cpu,
         cpu_shares,
         memory: ByteSize::gib(memory),
@@ -119,11 +124,12 @@ pub fn default_tiers() -> BTreeMap<TierName, Tier> {
         memory_reservation: ByteSize::mib(memory_reservation),
         disk: ByteSize::gib(disk),
         pids,
+        max_runs,
     };
     BTreeMap::from([
-        (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100)),
-        (TierName("pro".into()), tier(2.0, 1024, 4, 8, 2048, 20, 500)),
-        (TierName("enterprise".into()), tier(4.0, 2048, 8, 16, 4096, 50, 1000)),
+        (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1)),
+        (TierName("pro".into()), tier(2.0, 1024, 4, 8, 2048, 20, 500, 2)),
+        (TierName("enterprise".into()), tier(4.0, 2048, 8, 16, 4096, 50, 1000, 4)),
     ])
 }
 

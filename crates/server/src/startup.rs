@@ -102,6 +102,22 @@ impl App {
         Ok(Self { state })
     }
 
+    /// Stops idle workspaces now and then, for as long as the returned task lives.
+    fn spawn_idle_reaper(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let timeout = self.state.config.containers.idle_timeout?;
+        let state = self.state.clone();
+        let period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let runs = state.runs.clone();
+                state.workspaces.stop_idle(timeout, |user_id| runs.active_count(user_id)).await;
+            }
+        }))
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -117,10 +133,14 @@ impl App {
     /// Serves until `shutdown` completes, then closes the store.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let router = self.router();
+        let reaper = self.spawn_idle_reaper();
         info!(address = %listener.local_addr()?, "cchub listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await?;
+        if let Some(reaper) = reaper {
+            reaper.abort();
+        }
         self.state.store.close().await;
         Ok(())
     }

@@ -52,6 +52,9 @@ pub struct ContainersConfig {
     pub instance: String,
     /// Absolute path of the data directory.
     pub data_dir: PathBuf,
+    /// A container without a terminal, agent run or request for this long is stopped;
+    /// `None` keeps containers running.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,7 +248,16 @@ fn resolve(
         docker: DockerConfig {
             socket_path: PathBuf::from(socket_path),
         },
-        containers: ContainersConfig { image, instance, data_dir },
+        containers: ContainersConfig {
+            image,
+            instance,
+            data_dir,
+            idle_timeout: match raw.containers.idle_timeout_secs.unwrap_or(1800) {
+                0 => None,
+                secs if secs < 5 => return Err(ConfigError::invalid("containers.idle_timeout_secs", format!("must be 0 (never) or at least 5, got {secs}"))),
+                secs => Some(std::time::Duration::from_secs(secs)),
+            },
+        },
         resources: ResourcesConfig { default_tier, tiers },
         security,
         auth,
@@ -349,6 +361,7 @@ fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, Con
         memory_reservation: raw.memory_reservation.unwrap_or(derived_reservation),
         disk: raw.disk.or(base.map(|b| b.disk)).ok_or_else(|| required("disk"))?,
         pids: raw.pids.or(base.map(|b| b.pids)).ok_or_else(|| required("pids"))?,
+        max_runs: raw.max_runs.or(base.map(|b| b.max_runs)).unwrap_or(1),
     })
 }
 

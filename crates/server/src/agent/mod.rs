@@ -8,5 +8,5 @@ mod runner;
 
 pub use command::{AgentCommand, SessionId};
 pub use lines::LineSplitter;
-pub use registry::{RunGuard, RunRegistry};
+pub use registry::{ReadOutcome, Run, RunInfo, RunLimitReached, RunReader, RunRegistry};
 pub use runner::{run_agent, RunContext, RunEvent, RunOutcome};

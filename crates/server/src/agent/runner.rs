@@ -53,6 +53,11 @@ pub struct RunContext<'a, R: ContainerRuntime> {
 /// [`RunEvent::Done`] once the run's slot is free. Setting `abort` kills the run's
 /// processes in the container.
 pub async fn run_agent<R: ContainerRuntime>(ctx: RunContext<'_, R>, command: &AgentCommand, events: mpsc::Sender<RunEvent>, mut abort: watch::Receiver<bool>) -> RunOutcome {
+    // An abort that came while the container was starting needs no process to kill.
+    if *abort.borrow_and_update() {
+        info!(run_id = ctx.run_id, "agent run aborted before it started");
+        return RunOutcome { exit_code: 130, aborted: true };
+    }
     let request = ExecRequest {
         cmd: command.argv(ctx.program),
         env: vec![format!("{RUN_MARKER}={}", ctx.run_id), format!("CLAUDE_CODE_MAX_RETRIES={}", ctx.max_retries)],

@@ -32,7 +32,9 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(Self(state.auth.authenticate(token).await?))
+        let user = state.auth.authenticate(token).await?;
+        state.workspaces.touch(user.id);
+        Ok(Self(user))
     }
 }
 

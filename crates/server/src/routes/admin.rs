@@ -144,7 +144,7 @@ pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(
             user = state.store.set_disabled(id, disabled).await?;
             if disabled {
                 state.store.revoke_user_tokens(id).await?;
-                state.runs.abort(id);
+                state.runs.abort_all(id);
                 if let Err(error) = state.workspaces.suspend(&user).await {
                     tracing::warn!(user_id = id, code = error.code, "cannot stop the disabled user's container");
                 }

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/{id}/password", post(admin::reset_password))
         .route("/api/admin/audit", get(admin::audit))
         .route("/api/sessions", get(sessions::list))
+        .route("/api/runs", get(sessions::runs))
         .route("/api/sessions/{id}/messages", get(sessions::messages))
         .route("/api/workspace", get(workspace::status))
         .route("/api/workspace/start", post(workspace::start))

@@ -19,6 +19,12 @@ pub async fn list(State(state): State<AppState>, CurrentUser(user): CurrentUser)
     Ok(Json(json!({"sessions": sessions})))
 }
 
+/// `GET /api/runs`: the user's agent runs, running or recently finished, newest first;
+/// a reconnecting client attaches to one with `{"type":"attach","run_id":…}`.
+pub async fn runs(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(json!({"runs": state.runs.list(user.id)}))
+}
+
 /// `GET /api/sessions/{id}/messages`: one session's history.
 pub async fn messages(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Value>> {
     let id = SessionId::parse(&id)?;

@@ -39,7 +39,7 @@ fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Opt
         "action": action,
         "tier": user.tier,
         "limits": limits(state, user),
-        "run_active": state.runs.is_active(user.id),
+        "active_runs": state.runs.active_count(user.id),
     }))
 }
 
@@ -57,7 +57,7 @@ pub async fn start(State(state): State<AppState>, CurrentUser(user): CurrentUser
 
 /// `POST /api/workspace/stop`
 pub async fn stop(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
-    state.runs.abort(user.id);
+    state.runs.abort_all(user.id);
     let info = state.workspaces.stop(&user).await?;
     Ok(body(&state, &user, info.as_ref(), Some("stopped")))
 }

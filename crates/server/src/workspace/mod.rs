@@ -1,9 +1,11 @@
 //! Each user's container: its directories, gateway socket, spec and lifecycle.
 
+mod activity;
 mod agent_settings;
 mod dirs;
 mod kill;
 mod service;
 
+pub use activity::{Activity, TerminalGuard};
 pub use kill::kill_marked;
 pub use service::{runtime_error, WorkspaceService};

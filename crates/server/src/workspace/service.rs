@@ -20,6 +20,7 @@ pub struct WorkspaceService {
     workspaces: Workspaces<DockerRuntime>,
     gateway: Gateway,
     as_root: bool,
+    activity: super::Activity,
 }
 
 /// Maps an engine failure to the error the user receives. The cause goes to the log.
@@ -56,7 +57,61 @@ impl WorkspaceService {
             workspaces: Workspaces::new(runtime),
             gateway,
             as_root,
+            activity: super::Activity::default(),
         }
+    }
+
+    /// Notes that the user did something, which postpones the idle stop.
+    pub fn touch(&self, user_id: i64) {
+        self.activity.touch(user_id);
+    }
+
+    /// Counts an open terminal until the guard is dropped; the container is not stopped
+    /// for idleness meanwhile.
+    pub fn terminal_opened(&self, user_id: i64) -> super::TerminalGuard {
+        self.activity.terminal_opened(user_id)
+    }
+
+    /// Stops every running container whose user has had no request, terminal or agent
+    /// run for `timeout`; returns how many were stopped.
+    pub async fn stop_idle(&self, timeout: std::time::Duration, active_runs: impl Fn(i64) -> usize) -> usize {
+        let containers = match self.runtime().list_managed(&self.config.containers.instance).await {
+            Ok(containers) => containers,
+            Err(err) => {
+                warn!(error = %err, "cannot list containers for the idle check");
+                return 0;
+            }
+        };
+        let mut stopped = 0;
+        for container in containers.into_iter().filter(|c| c.state == ContainerState::Running) {
+            let Some(user_id) = container.user_id() else { continue };
+            if active_runs(user_id) > 0 || self.activity.open_terminals(user_id) > 0 || self.activity.idle_for(user_id) < timeout {
+                continue;
+            }
+            let user = match self.store.user_by_id(user_id).await {
+                Ok(Some(user)) => user,
+                _ => continue,
+            };
+            info!(user_id, container = %container.name, idle_secs = self.activity.idle_for(user_id).as_secs(), "stopping an idle workspace");
+            match self.workspaces.stop(&container.name, STOP_TIMEOUT_SECS).await {
+                Ok(_) => {
+                    stopped += 1;
+                    let _ = self.store.set_container_state(user_id, "exited").await;
+                    self.record(AuditEvent {
+                        actor_id: Some(user.id),
+                        actor: Some(user.username.to_string()),
+                        action: "container.idle_stop",
+                        target: Some(container.name.clone()),
+                        outcome: "success",
+                        detail: Some(serde_json::json!({"idle_secs": self.activity.idle_for(user_id).as_secs()})),
+                        ..AuditEvent::default()
+                    })
+                    .await;
+                }
+                Err(err) => warn!(user_id, error = %err, "cannot stop an idle workspace"),
+            }
+        }
+        stopped
     }
 
     pub fn runtime(&self) -> &Arc<DockerRuntime> {

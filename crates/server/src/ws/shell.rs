@@ -76,6 +76,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
             return;
         }
     };
+    let _open = state.workspaces.terminal_opened(user.id);
     info!(user_id = user.id, shell_id = %shell_id, "terminal opened");
     state
         .audit(AuditEvent {
@@ -120,6 +121,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
             }
             message = stream.next() => match message {
                 Some(Ok(Message::Binary(bytes))) => {
+                    state.workspaces.touch(user.id);
                     if input.write_all(&bytes).await.is_err() {
                         exited = true;
                         break;

@@ -1,17 +1,23 @@
+//! `/ws/chat`: prompts in, the agent's stream-json events out.
+//!
+//! A run belongs to the user, not to the socket: closing the socket leaves it running,
+//! and any socket of the user can attach to it again by its id.
+
+mod run;
+
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use cchub_store::{AuditEvent, User};
+use cchub_store::User;
 use futures_util::StreamExt;
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::debug;
 
 use super::auth::{authenticate, error_message, protocol_token, send_json, PROTOCOL};
-use crate::agent::{run_agent, AgentCommand, RunContext, RunEvent};
+use crate::agent::AgentCommand;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -31,19 +37,36 @@ enum ClientMessage {
         model: Option<String>,
         permission_mode: Option<String>,
     },
-    Abort,
+    /// Follows a run again after a reconnect, from the message after `after_seq`.
+    Attach {
+        run_id: String,
+        after_seq: Option<u64>,
+    },
+    /// Stops `run_id`, or every run of the user when it is missing.
+    Abort {
+        run_id: Option<String>,
+    },
     Ping,
     /// Starts the next prompt in a fresh session instead of continuing the current one.
     NewSession,
 }
 
-/// `GET /ws/chat`: prompts in, the agent's stream-json events out.
+/// `GET /ws/chat`
 pub async fn chat(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
     let token = protocol_token(&headers);
     upgrade
         .protocols([PROTOCOL])
         .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| session(state, socket, token))
+}
+
+/// What one socket remembers between messages.
+struct SocketState {
+    user: User,
+    /// Messages from the runs this socket follows.
+    outgoing: mpsc::Sender<serde_json::Value>,
+    /// The session the last run used; a prompt without a session id continues it.
+    current_session: Option<String>,
 }
 
 async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
@@ -56,9 +79,12 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     }
     debug!(user_id = user.id, "chat socket open");
 
-    let (events, mut receiver) = mpsc::channel::<RunEvent>(256);
-    // The session the last run used; a prompt without a session id continues it.
-    let mut current_session: Option<String> = None;
+    let (outgoing, mut receiver) = mpsc::channel::<serde_json::Value>(256);
+    let mut socket_state = SocketState {
+        user,
+        outgoing,
+        current_session: None,
+    };
     loop {
         tokio::select! {
             message = stream.next() => {
@@ -72,77 +98,71 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                if let Some(reply) = handle_message(&state, &user, &text, &events, &mut current_session).await {
+                state.workspaces.touch(socket_state.user.id);
+                if let Some(reply) = handle_message(&state, &mut socket_state, &text).await {
                     if !send_json(&mut sink, reply).await { break; }
                 }
             }
-            Some(event) = receiver.recv() => {
-                if let RunEvent::Event(value) = &event {
-                    if value["type"] == "system" && value["subtype"] == "init" {
-                        if let Some(id) = value["session_id"].as_str() {
-                            current_session = Some(id.to_string());
-                        }
+            Some(message) = receiver.recv() => {
+                if message["type"] == "event" && message["event"]["type"] == "system" && message["event"]["subtype"] == "init" {
+                    if let Some(id) = message["event"]["session_id"].as_str() {
+                        socket_state.current_session = Some(id.to_string());
                     }
                 }
-                if !send_json(&mut sink, event_message(event)).await { break; }
+                if !send_json(&mut sink, message).await { break; }
             }
         }
     }
-
-    // NOTE: a closed socket ends the user's run; following a run across reconnects
-    // needs the events kept on the hub, which is not built yet.
-    if state.runs.abort(user.id) {
-        info!(user_id = user.id, "chat socket closed during a run; aborting it");
-    }
-}
-
-fn event_message(event: RunEvent) -> serde_json::Value {
-    match event {
-        RunEvent::Event(event) => json!({"type": "event", "event": event}),
-        RunEvent::Error { code, message } => json!({"type": "error", "code": code, "message": message}),
-        RunEvent::Done { exit_code, aborted } => json!({"type": "done", "exit_code": exit_code, "aborted": aborted}),
-    }
+    // Runs go on without the socket; their forwarders stop at their next message.
+    debug!(user_id = socket_state.user.id, "chat socket closed");
 }
 
 /// Handles one client message; returns an immediate reply, if any.
-async fn handle_message(
-    state: &AppState,
-    user: &User,
-    text: &str,
-    events: &mpsc::Sender<RunEvent>,
-    current_session: &mut Option<String>,
-) -> Option<serde_json::Value> {
+async fn handle_message(state: &AppState, socket: &mut SocketState, text: &str) -> Option<serde_json::Value> {
     let message: ClientMessage = match serde_json::from_str(text) {
         Ok(message) => message,
         Err(err) => {
             let error = ApiError::bad_request(
                 "invalid_message",
-                format!("the message is not a valid prompt, abort or ping: {err}"),
+                format!("the message is not a valid prompt, attach, abort, new_session or ping: {err}"),
             );
             return Some(error_message(&error));
         }
     };
+    let user = &socket.user;
     match message {
         ClientMessage::Ping => Some(json!({"type": "pong"})),
+        ClientMessage::Auth { .. } => None,
         ClientMessage::NewSession => {
-            *current_session = None;
+            socket.current_session = None;
             Some(json!({"type": "session_reset"}))
         }
-        ClientMessage::Auth { .. } => None,
-        ClientMessage::Abort => {
-            if state.runs.abort(user.id) {
+        ClientMessage::Abort { run_id } => {
+            let aborted = match run_id {
+                Some(id) => state.runs.get(user.id, &id).is_some_and(|run| run.request_abort()),
+                None => state.runs.abort_all(user.id) > 0,
+            };
+            if aborted {
                 None
             } else {
                 Some(error_message(&ApiError::conflict("no_active_run", "there is no run to abort")))
             }
         }
+        ClientMessage::Attach { run_id, after_seq } => match state.runs.get(user.id, &run_id) {
+            Some(run) => {
+                let running = run.is_running();
+                run::forward(run, after_seq.unwrap_or(0), socket.outgoing.clone());
+                Some(json!({"type": "attached", "run_id": run_id, "running": running}))
+            }
+            None => Some(error_message(&ApiError::not_found("run_not_found", format!("you have no run {run_id}; list your runs with GET /api/runs")))),
+        },
         ClientMessage::Prompt { text, session_id, model, permission_mode } => {
             // The socket was authenticated when it opened; a disable, password change or
             // role change since then ends what it may do.
             if let Err(error) = still_valid(state, user).await {
                 return Some(error_message(&error));
             }
-            let session_id = session_id.or_else(|| current_session.clone());
+            let session_id = session_id.or_else(|| socket.current_session.clone());
             let command = match AgentCommand::from_request(&state.config, text, session_id, model, permission_mode) {
                 Ok(command) => command,
                 Err(error) => return Some(error_message(&error)),
@@ -152,7 +172,10 @@ async fn handle_message(
                     return Some(error_message(&error));
                 }
             }
-            start_run(state, user, command, events.clone())
+            match run::start(state, user, command, socket.outgoing.clone()) {
+                Ok(run_id) => Some(json!({"type": "started", "run_id": run_id})),
+                Err(error) => Some(error_message(&error)),
+            }
         }
     }
 }
@@ -179,52 +202,4 @@ async fn still_valid(state: &AppState, user: &User) -> Result<(), ApiError> {
         Some(current) if current.disabled => Err(ApiError::unauthorized("account_disabled", "this account is disabled; ask an administrator")),
         _ => Err(ApiError::unauthorized("token_revoked", "the session was ended; sign in again")),
     }
-}
-
-fn start_run(state: &AppState, user: &User, command: AgentCommand, events: mpsc::Sender<RunEvent>) -> Option<serde_json::Value> {
-    let run_id = format!("{:016x}", rand::thread_rng().gen::<u64>());
-    let Some(guard) = state.runs.try_start(user.id, &run_id) else {
-        let error = ApiError::conflict("run_in_progress", "a run is already in progress; wait for it to finish or abort it");
-        return Some(error_message(&error));
-    };
-
-    let state = state.clone();
-    let user = user.clone();
-    tokio::spawn(async move {
-        let outcome = match state.workspaces.ensure_running(&user).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                drop(guard);
-                let _ = events.send(RunEvent::Error { code: error.code, message: error.message }).await;
-                let _ = events.send(RunEvent::Done { exit_code: -1, aborted: false }).await;
-                return;
-            }
-        };
-        let context = RunContext {
-            runtime: state.workspaces.runtime().as_ref(),
-            container_id: &outcome.info.id,
-            run_id: guard.run_id(),
-            program: &state.config.model.agent_command,
-            max_retries: state.config.model.max_retries,
-        };
-        let abort = guard.abort.clone();
-        let result = run_agent(context, &command, events.clone(), abort).await;
-        let run_id = guard.run_id().to_string();
-        // Free the slot before `done`, so a prompt sent right after it is accepted.
-        drop(guard);
-        let _ = events.send(RunEvent::Done { exit_code: result.exit_code, aborted: result.aborted }).await;
-        state
-            .audit(AuditEvent {
-                actor_id: Some(user.id),
-                actor: Some(user.username.to_string()),
-                action: "agent.run",
-                target: Some(outcome.info.name.clone()),
-                outcome: if result.exit_code == 0 { "success" } else { "failure" },
-                detail: Some(json!({"run_id": run_id, "exit_code": result.exit_code, "aborted": result.aborted,
-                    "resumed_session": command.session.as_ref().map(|s| s.as_str())})),
-                ..AuditEvent::default()
-            })
-            .await;
-    });
-    Some(json!({"type": "started", "run_id": run_id}))
 }
