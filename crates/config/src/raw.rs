@@ -94,6 +94,32 @@ pub struct RawTier {
     pub pids: Option<u32>,
     #[serde(alias = "maxRuns")]
     pub max_runs: Option<u32>,
+    /// A number of tokens, or `unlimited`.
+    #[serde(alias = "monthlyTokens")]
+    pub monthly_tokens: Option<TokenBudget>,
+}
+
+/// A monthly token budget as written: a number or the word `unlimited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenBudget {
+    Limit(u64),
+    Unlimited,
+}
+
+impl<'de> Deserialize<'de> for TokenBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(TokenBudget::Limit(n)),
+            Raw::Text(text) if text == "unlimited" => Ok(TokenBudget::Unlimited),
+            Raw::Text(text) => Err(serde::de::Error::custom(format!("{text:?} is not a number of tokens or `unlimited`"))),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::{info, warn};
 
-use crate::Inner;
+use crate::meter::Meter;
+use crate::{Inner, Refusal};
 
 type GatewayBody = BoxBody<Bytes, std::io::Error>;
 
@@ -41,13 +42,13 @@ const FORWARDED_RESPONSE_HEADERS: [&str; 7] = [
 pub(crate) async fn handle(inner: Arc<Inner>, user_id: i64, request: Request<Incoming>) -> Result<Response<GatewayBody>, Infallible> {
     let started = Instant::now();
     let path = request.uri().path().to_string();
-    let response = forward(&inner, request).await;
+    let response = forward(&inner, user_id, request).await;
     let status = response.status().as_u16();
     info!(user_id, path = %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "gateway request");
     Ok(response)
 }
 
-async fn forward(inner: &Inner, request: Request<Incoming>) -> Response<GatewayBody> {
+async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -> Response<GatewayBody> {
     let path = request.uri().path();
     if !FORWARDED_PATHS.contains(&path) {
         return error_response(
@@ -59,6 +60,10 @@ async fn forward(inner: &Inner, request: Request<Incoming>) -> Response<GatewayB
     if request.method() != Method::POST {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", "cchub gateway: only POST is forwarded");
     }
+    if let Err(refusal) = inner.accounting.admit(user_id).await {
+        return refused(refusal);
+    }
+    let metered = path == FORWARDED_PATHS[0];
 
     let url = format!(
         "{}{}",
@@ -76,7 +81,7 @@ async fn forward(inner: &Inner, request: Request<Incoming>) -> Response<GatewayB
             upstream = upstream.header(name, value.clone());
         }
     }
-    if let Some(key) = &inner.config.api_key {
+    if let Some(key) = inner.api_key.read().expect("gateway key lock poisoned").as_ref() {
         upstream = upstream.header("x-api-key", key.expose());
     }
 
@@ -122,7 +127,30 @@ async fn forward(inner: &Inner, request: Request<Incoming>) -> Response<GatewayB
             response = response.header(name, value.as_bytes());
         }
     }
-    let stream = answer.bytes_stream().map_ok(Frame::data).map_err(std::io::Error::other);
+    let streaming = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut watcher = (metered && answer.status().is_success()).then(|| Metered {
+        meter: Some(Meter::new(streaming)),
+        inner: inner.clone(),
+        user_id,
+    });
+    // The watcher sees every chunk on its way and records the usage when the body is
+    // dropped: after the last chunk, or when the agent hangs up early.
+    let stream = answer
+        .bytes_stream()
+        .map(move |chunk| {
+            if let (Ok(bytes), Some(watcher)) = (&chunk, watcher.as_mut()) {
+                if let Some(meter) = watcher.meter.as_mut() {
+                    meter.observe(bytes);
+                }
+            }
+            chunk
+        })
+        .map_ok(Frame::data)
+        .map_err(std::io::Error::other);
     response
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .unwrap_or_else(|_| error_response(StatusCode::BAD_GATEWAY, "api_error", "cchub gateway: invalid upstream response"))
@@ -146,4 +174,49 @@ fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<Gat
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
         .expect("static response parts are valid")
+}
+
+/// Records a response's usage when dropped.
+struct Metered {
+    meter: Option<Meter>,
+    inner: Arc<Inner>,
+    user_id: i64,
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        let Some(usage) = self.meter.take().and_then(Meter::finish) else { return };
+        let accounting = self.inner.accounting.clone();
+        let user_id = self.user_id;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { accounting.record(user_id, usage).await });
+        } else {
+            warn!(user_id, "usage of a model call was not recorded: no runtime");
+        }
+    }
+}
+
+/// The answer to a refused user, in the Messages API's error shape, marked as not
+/// worth retrying so that the agent reports it at once.
+fn refused(refusal: Refusal) -> Response<GatewayBody> {
+    let (status, kind, message) = match refusal {
+        Refusal::Disabled | Refusal::UnknownUser => (
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "cchub: this account is disabled; ask your administrator".to_string(),
+        ),
+        Refusal::BudgetSpent { used, budget } => (
+            StatusCode::PAYMENT_REQUIRED,
+            "billing_error",
+            format!("cchub: your tier's monthly budget of {budget} tokens is used up ({used} used); ask your administrator for a larger tier"),
+        ),
+        Refusal::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "cchub: usage could not be checked; try again in a moment".to_string(),
+        ),
+    };
+    let mut response = error_response(status, kind, &message);
+    response.headers_mut().insert("x-should-retry", "false".parse().expect("static header"));
+    response
 }

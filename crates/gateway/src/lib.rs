@@ -6,17 +6,20 @@
 //! Messages API calls to the upstream, adding the organisation's key, and streams the
 //! answer back as it arrives.
 
+mod accounting;
 mod error;
 mod forward;
+mod meter;
 mod socket;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use cchub_config::Secret;
 
+pub use accounting::{Accounting, NoAccounting, Refusal, Usage};
 pub use error::GatewayError;
 
 /// Settings of the gateway.
@@ -24,7 +27,6 @@ pub use error::GatewayError;
 pub struct GatewayConfig {
     /// Base URL of the Messages API, without a trailing slash.
     pub upstream: String,
-    pub api_key: Option<Secret>,
     /// Largest request body forwarded.
     pub max_request_bytes: usize,
 }
@@ -37,6 +39,8 @@ pub struct Gateway {
 
 struct Inner {
     config: GatewayConfig,
+    api_key: RwLock<Option<Secret>>,
+    accounting: Arc<dyn Accounting>,
     client: reqwest::Client,
     listeners: Mutex<HashMap<i64, socket::Listener>>,
 }
@@ -49,7 +53,7 @@ pub struct SocketOwner {
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig) -> Result<Self, GatewayError> {
+    pub fn new(config: GatewayConfig, api_key: Option<Secret>, accounting: Arc<dyn Accounting>) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // A streamed response may pause while the model thinks, but not this long.
@@ -60,6 +64,8 @@ impl Gateway {
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
+                api_key: RwLock::new(api_key),
+                accounting,
                 client,
                 listeners: Mutex::new(HashMap::new()),
             }),
@@ -87,6 +93,15 @@ impl Gateway {
     pub fn close_socket(&self, user_id: i64) {
         let removed = self.inner.listeners.lock().expect("gateway listener map poisoned").remove(&user_id);
         drop(removed);
+    }
+
+    /// Replaces the organisation key for every later request.
+    pub fn set_api_key(&self, key: Option<Secret>) {
+        *self.inner.api_key.write().expect("gateway key lock poisoned") = key;
+    }
+
+    pub fn has_api_key(&self) -> bool {
+        self.inner.api_key.read().expect("gateway key lock poisoned").is_some()
     }
 
     pub fn upstream(&self) -> &str {

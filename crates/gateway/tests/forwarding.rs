@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use cchub_config::Secret;
-use cchub_gateway::{Gateway, GatewayConfig};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use cchub_gateway::{Accounting, Gateway, GatewayConfig, NoAccounting, Refusal, Usage};
 use cchub_testkit::mock_model::MockModel;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -27,12 +30,15 @@ async fn raw_request(socket: &Path, method: &str, path: &str, headers: &str, bod
 }
 
 async fn gateway_for(upstream: String, dir: &Path) -> (Gateway, std::path::PathBuf) {
-    let gateway = Gateway::new(GatewayConfig {
+    gateway_with(upstream, dir, Arc::new(NoAccounting)).await
+}
+
+async fn gateway_with(upstream: String, dir: &Path, accounting: Arc<dyn Accounting>) -> (Gateway, std::path::PathBuf) {
+    let config = GatewayConfig {
         upstream,
-        api_key: Some(Secret::new(KEY)),
         max_request_bytes: 1 << 20,
-    })
-    .unwrap();
+    };
+    let gateway = Gateway::new(config, Some(Secret::new(KEY)), accounting).unwrap();
     let socket = gateway.ensure_socket(1, dir, None).await.unwrap();
     (gateway, socket)
 }
@@ -123,4 +129,56 @@ async fn socket_is_replaced_and_removed() {
     gateway.ensure_socket(1, dir.path(), None).await.unwrap();
     let (status, _) = raw_request(&socket, "POST", "/v1/messages", "", r#"{"model":"m","messages":[]}"#).await;
     assert_eq!(status, 200);
+}
+
+/// Records usage in memory and refuses once `budget` tokens are used.
+struct Ledger {
+    budget: u64,
+    recorded: Mutex<Vec<Usage>>,
+}
+
+#[async_trait]
+impl Accounting for Ledger {
+    async fn admit(&self, _user_id: i64) -> Result<(), Refusal> {
+        let used: u64 = self.recorded.lock().unwrap().iter().map(|u| u.input_tokens + u.output_tokens).sum();
+        if used >= self.budget {
+            return Err(Refusal::BudgetSpent { used, budget: self.budget });
+        }
+        Ok(())
+    }
+
+    async fn record(&self, _user_id: i64, usage: Usage) {
+        self.recorded.lock().unwrap().push(usage);
+    }
+}
+
+#[tokio::test]
+async fn usage_is_metered_and_budget_enforced() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), Some(KEY.into())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger { budget: 1, recorded: Mutex::new(Vec::new()) });
+    let (_gateway, socket) = gateway_with(mock.url(), dir.path(), ledger.clone()).await;
+
+    let body = r#"{"model":"m","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"[[text: metered answer]]"}]}"#;
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages", "", body).await;
+    assert_eq!(status, 200, "{text}");
+    // Recording happens when the body is dropped; give it a moment.
+    for _ in 0..50 {
+        if !ledger.recorded.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let recorded = ledger.recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    let sent = mock.requests();
+    assert!(recorded[0].input_tokens > 0);
+    assert!(recorded[0].output_tokens > 0);
+    assert_eq!(sent.len(), 1);
+
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages", "", body).await;
+    assert_eq!(status, 402, "{text}");
+    assert!(text.contains("billing_error"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("x-should-retry: false"), "{text}");
+    assert_eq!(mock.requests().len(), 1, "a refused request never reaches the upstream");
 }

@@ -59,6 +59,9 @@ pub struct Tier {
     pub pids: u32,
     /// Agent runs one user may have in progress at once.
     pub max_runs: u32,
+    /// Model tokens (input, cache and output) one user may use per calendar month (UTC);
+    /// `None` is unlimited.
+    pub monthly_tokens: Option<u64>,
 }
 
 /// CFS period used for every container; the quota is `cpu * CPU_PERIOD_US`.
@@ -116,7 +119,7 @@ impl Tier {
 
 /// The built-in tiers: the free, pro and enterprise values of the original deployment plan.
 pub fn default_tiers() -> BTreeMap<TierName, Tier> {
-    let tier = |cpu, cpu_shares, memory, memory_swap, memory_reservation, disk, pids, max_runs| Tier {
+    let tier = |cpu, cpu_shares, memory, memory_swap, memory_reservation, disk, pids, max_runs, monthly_tokens| Tier {
         cpu,
         cpu_shares,
         memory: ByteSize::gib(memory),
@@ -125,11 +128,12 @@ pub fn default_tiers() -> BTreeMap<TierName, Tier> {
         disk: ByteSize::gib(disk),
         pids,
         max_runs,
+        monthly_tokens,
     };
     BTreeMap::from([
-        (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1)),
-        (TierName("pro".into()), tier(2.0, 1024, 4, 8, 2048, 20, 500, 2)),
-        (TierName("enterprise".into()), tier(4.0, 2048, 8, 16, 4096, 50, 1000, 4)),
+        (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1, Some(2_000_000))),
+        (TierName("pro".into()), tier(2.0, 1024, 4, 8, 2048, 20, 500, 2, Some(20_000_000))),
+        (TierName("enterprise".into()), tier(4.0, 2048, 8, 16, 4096, 50, 1000, 4, None)),
     ])
 }
 

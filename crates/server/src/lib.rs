@@ -10,6 +10,7 @@ pub mod sessions;
 mod startup;
 mod state;
 pub mod terminal;
+pub mod usage;
 pub mod workspace;
 mod ws;
 

@@ -21,6 +21,7 @@ use crate::agent::RunRegistry;
 use crate::auth::{AuthService, JwtKeys, LoginLimiter};
 use crate::error::ApiError;
 use crate::state::{AppInner, AppState};
+use crate::usage::{load_model_key, SecretBox, StoreAccounting};
 use crate::workspace::WorkspaceService;
 
 /// Largest request body the gateway forwards to the model.
@@ -41,6 +42,8 @@ pub enum StartupError {
     Gateway(#[from] cchub_gateway::GatewayError),
     #[error("seccomp profile: {0}")]
     Policy(#[from] cchub_policy::PolicyError),
+    #[error("secrets: {0}")]
+    Secrets(String),
 }
 
 /// A hub ready to serve: store open, engine connected, containers adopted.
@@ -72,16 +75,22 @@ impl App {
                 warn!(tier = %name, cpu = tier.cpu, host_cores = cores, "tier allows more CPU than this host has; its quota cannot be reached");
             }
         }
-        if config.model.api_key.is_none() {
-            warn!(upstream = %config.model.upstream, "ANTHROPIC_API_KEY is not set; the gateway forwards requests without a key");
+        let secrets = SecretBox::load_or_generate(&layout.secrets_dir().join("data.key")).map_err(StartupError::Secrets)?;
+        let (api_key, key_source) = load_model_key(&store, &secrets, config.model.api_key.clone()).await.map_err(StartupError::Secrets)?;
+        if api_key.is_none() {
+            warn!(upstream = %config.model.upstream, "no organisation key (ANTHROPIC_API_KEY or the admin API); the gateway forwards requests without one");
         }
 
-        let gateway = Gateway::new(GatewayConfig {
+        let accounting = Arc::new(StoreAccounting {
+            store: store.clone(),
+            config: config.clone(),
+        });
+        let gateway_config = GatewayConfig {
             upstream: config.model.upstream.clone(),
-            api_key: config.model.api_key.clone(),
             max_request_bytes: GATEWAY_MAX_REQUEST,
-        })?;
-        let workspaces = WorkspaceService::new(config.clone(), store.clone(), runtime, gateway);
+        };
+        let gateway = Gateway::new(gateway_config, api_key, accounting)?;
+        let workspaces = WorkspaceService::new(config.clone(), store.clone(), runtime, gateway.clone());
         if let Err(err) = workspaces.adopt().await {
             warn!(error = %err, "cannot adopt existing containers");
         }
@@ -98,6 +107,9 @@ impl App {
             auth,
             workspaces,
             runs: RunRegistry::default(),
+            gateway,
+            secrets,
+            model_key_source: std::sync::Mutex::new(key_source),
         });
         Ok(Self { state })
     }

@@ -19,6 +19,11 @@ pub struct AppInner {
     pub auth: AuthService,
     pub workspaces: WorkspaceService,
     pub runs: RunRegistry,
+    pub gateway: cchub_gateway::Gateway,
+    /// Encrypts secrets kept in the database.
+    pub secrets: crate::usage::SecretBox,
+    /// Where the organisation key in use came from; `None` when there is none.
+    pub model_key_source: std::sync::Mutex<Option<crate::usage::KeySource>>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ mod containers;
 mod error;
 mod model;
 mod tokens;
+mod usage;
 mod users;
 
 use std::str::FromStr;
@@ -19,6 +20,7 @@ pub use containers::ContainerRecord;
 pub use error::StoreError;
 pub use model::{Role, User, Username};
 pub use tokens::RefreshOutcome;
+pub use usage::{month_start, utc_day, TokenUsage, UsageRow};
 pub use users::NewUser;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

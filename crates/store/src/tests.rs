@@ -114,3 +114,34 @@ async fn audit_events_filter() {
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].action, "admin.user.create");
 }
+
+#[tokio::test]
+async fn usage_adds_up_per_day() {
+    let (store, _dir) = store().await;
+    let user = store.create_user(&new_user("gail", Role::User)).await.unwrap();
+    let call = TokenUsage { requests: 1, input_tokens: 100, output_tokens: 20, cache_creation_tokens: 5, cache_read_tokens: 1 };
+    store.add_usage(user.id, "2026-11-30", &call).await.unwrap();
+    store.add_usage(user.id, "2026-12-01", &call).await.unwrap();
+    store.add_usage(user.id, "2026-12-01", &call).await.unwrap();
+
+    let month = store.usage_since(user.id, "2026-12-01").await.unwrap();
+    assert_eq!(month.requests, 2);
+    assert_eq!(month.input_tokens, 200);
+    assert_eq!(month.total(), 252);
+    let rows = store.usage_rows("2026-11-01").await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].day, "2026-12-01");
+    assert_eq!(rows[0].username, "gail");
+    assert_eq!(store.usage_since(999, "2026-01-01").await.unwrap(), TokenUsage::default());
+}
+
+#[tokio::test]
+async fn settings_round_trip() {
+    let (store, _dir) = store().await;
+    assert_eq!(store.setting("k").await.unwrap(), None);
+    store.set_setting("k", "v1").await.unwrap();
+    store.set_setting("k", "v2").await.unwrap();
+    assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("v2"));
+    assert!(store.delete_setting("k").await.unwrap());
+    assert!(!store.delete_setting("k").await.unwrap());
+}

@@ -362,6 +362,11 @@ fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, Con
         disk: raw.disk.or(base.map(|b| b.disk)).ok_or_else(|| required("disk"))?,
         pids: raw.pids.or(base.map(|b| b.pids)).ok_or_else(|| required("pids"))?,
         max_runs: raw.max_runs.or(base.map(|b| b.max_runs)).unwrap_or(1),
+        monthly_tokens: match raw.monthly_tokens {
+            Some(crate::raw::TokenBudget::Limit(n)) => Some(n),
+            Some(crate::raw::TokenBudget::Unlimited) => None,
+            None => base.and_then(|b| b.monthly_tokens),
+        },
     })
 }
 

@@ -150,3 +150,13 @@ fn empty_file_means_defaults() {
     let config = load_yaml("", &no_env).unwrap();
     assert_eq!(config.resources.default_tier.as_str(), "free");
 }
+
+#[test]
+fn token_budgets_parse() {
+    let config = load_yaml("resources:\n  tiers:\n    free: { monthly_tokens: 1000 }\n    pro: { monthly_tokens: unlimited }\n", &no_env).unwrap();
+    let tier = |name: &str| config.resources.tiers[&TierName::parse(name).unwrap()].clone();
+    assert_eq!(tier("free").monthly_tokens, Some(1000));
+    assert_eq!(tier("pro").monthly_tokens, None);
+    assert_eq!(tier("enterprise").monthly_tokens, None);
+    assert!(error_of("resources:\n  tiers:\n    free: { monthly_tokens: lots }\n").contains("monthly_tokens"));
+}

@@ -43,10 +43,15 @@ fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Opt
     }))
 }
 
-/// `GET /api/workspace`
+/// `GET /api/workspace`: also this month's model usage against the tier's budget.
 pub async fn status(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
     let info = state.workspaces.inspect(&user).await?;
-    Ok(body(&state, &user, info.as_ref(), None))
+    let Json(mut value) = body(&state, &user, info.as_ref(), None);
+    let month = cchub_store::month_start(&cchub_store::utc_day(cchub_store::now_ms()));
+    let used = state.store.usage_since(user.id, &month).await?;
+    let budget = TierName::parse(&user.tier).ok().and_then(|t| state.config.resources.tier(&t)).and_then(|t| t.monthly_tokens);
+    value["usage"] = json!({"since": month, "tokens": used.total(), "budget_tokens": budget, "detail": used});
+    Ok(Json(value))
 }
 
 /// `POST /api/workspace/start`: safe to call any number of times at once.

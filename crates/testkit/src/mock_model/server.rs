@@ -32,6 +32,8 @@ pub struct RecordedRequest {
 struct MockState {
     expected_key: Option<String>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// (input, output) tokens of every Messages reply, in order.
+    reported: Mutex<Vec<(u64, u64)>>,
     counter: AtomicU64,
 }
 
@@ -72,6 +74,11 @@ impl MockModel {
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.requests.lock().expect("mock state lock").clone()
+    }
+
+    /// The (input, output) token counts reported in each Messages reply so far.
+    pub fn reported_usage(&self) -> Vec<(u64, u64)> {
+        self.state.reported.lock().expect("mock state lock").clone()
     }
 }
 
@@ -133,6 +140,7 @@ async fn messages(
     let number = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("msg_mock_{number:06}");
     let reply = Reply::plan(&body, number);
+    state.reported.lock().expect("mock state lock").push((reply.input_tokens, reply.output_tokens));
     if !body["stream"].as_bool().unwrap_or(false) {
         return Json(reply.message_json(&id)).into_response();
     }
