@@ -27,6 +27,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub max_json_body: Option<ByteSize>,
     pub max_file_size: Option<ByteSize>,
+    pub max_upload_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub max_json_body: ByteSize,
     /// Largest file the files API reads or writes in one request.
     pub max_file_size: ByteSize,
+    /// Largest single file accepted by an upload (streamed to disk).
+    pub max_upload_size: ByteSize,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +245,7 @@ fn resolve(
             listen,
             max_json_body: raw.server.max_json_body.unwrap_or(ByteSize::mib(1)),
             max_file_size: raw.server.max_file_size.unwrap_or(ByteSize::mib(16)),
+            max_upload_size: raw.server.max_upload_size.unwrap_or(ByteSize::gib(1)),
         },
         database,
         docker: DockerConfig {

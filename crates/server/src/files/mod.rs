@@ -8,5 +8,8 @@
 mod ops;
 mod path;
 
-pub use ops::{list_dir, read_file, write_file, DirEntryInfo, EntryKind, FileContent, FileError, WrittenFile};
+pub use ops::{
+    begin_upload, delete_entry, list_dir, make_dir, open_for_download, read_file, rename_entry, write_file, DirEntryInfo,
+    EntryKind, FileContent, FileError, Upload, WrittenFile,
+};
 pub use path::WorkspacePath;

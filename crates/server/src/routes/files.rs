@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathQuery {
-    path: Option<String>,
+    pub(super) path: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -25,11 +25,11 @@ pub struct WriteRequest {
     encoding: Option<String>,
 }
 
-fn parse_path(query: &PathQuery) -> ApiResult<WorkspacePath> {
+pub(super) fn parse_path(query: &PathQuery) -> ApiResult<WorkspacePath> {
     WorkspacePath::parse(query.path.as_deref().unwrap_or("")).map_err(|m| ApiError::bad_request("invalid_path", m))
 }
 
-fn file_error(err: FileError) -> ApiError {
+pub(super) fn file_error(err: FileError) -> ApiError {
     let message = err.to_string();
     match err {
         FileError::NotFound(_) => ApiError::not_found("not_found", message),
@@ -39,12 +39,16 @@ fn file_error(err: FileError) -> ApiError {
         FileError::NotRegular(_) => ApiError::bad_request("not_a_regular_file", message),
         FileError::TooLarge { .. } => ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", message),
         FileError::NoWorkspace => ApiError::not_found("workspace_missing", "your workspace folder does not exist yet; start the workspace first"),
+        FileError::Exists(_) => ApiError::conflict("already_exists", message),
+        FileError::NotEmpty(_) => ApiError::conflict("not_empty", message),
+        FileError::IsRoot => ApiError::bad_request("is_root", message),
+        FileError::InvalidName(_) => ApiError::bad_request("invalid_name", message),
         FileError::Io { .. } => ApiError::internal("file operation", message),
     }
 }
 
 /// Runs a blocking file operation on the user's workspace root.
-async fn on_workspace<T, F>(state: &AppState, user: &User, operation: F) -> ApiResult<T>
+pub(super) async fn on_workspace<T, F>(state: &AppState, user: &User, operation: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&std::path::Path) -> Result<T, FileError> + Send + 'static,

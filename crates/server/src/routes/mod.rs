@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod files;
+mod files_manage;
 mod meta;
 mod model;
 mod sessions;
@@ -24,6 +25,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/files/tree", get(files::tree))
         .route("/api/files/content", get(files::read).put(files::write))
         .layer(DefaultBodyLimit::max(file_limit));
+    // Uploads are limited per file while they stream, not by buffering the body.
+    let uploads = Router::new()
+        .route("/api/files/upload", axum::routing::post(files_manage::upload))
+        .layer(DefaultBodyLimit::disable());
 
     Router::new()
         .route("/healthz", get(meta::healthz))
@@ -46,10 +51,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/workspace", get(workspace::status))
         .route("/api/workspace/start", post(workspace::start))
         .route("/api/workspace/stop", post(workspace::stop))
+        .route("/api/files/mkdir", post(files_manage::mkdir))
+        .route("/api/files/rename", post(files_manage::rename))
+        .route("/api/files", axum::routing::delete(files_manage::delete))
+        .route("/api/files/download", get(files_manage::download))
         .route("/ws/chat", get(ws::chat))
         .route("/ws/shell", get(ws::shell))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(files)
+        .merge(uploads)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)

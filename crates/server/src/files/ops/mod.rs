@@ -29,12 +29,20 @@ pub enum FileError {
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("the workspace folder is missing")]
     NoWorkspace,
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} is not empty; delete it with recursive=true")]
+    NotEmpty(String),
+    #[error("the workspace root itself cannot be renamed or deleted")]
+    IsRoot,
+    #[error("{0:?} is not a file name; use a name without '/', '..' or control characters")]
+    InvalidName(String),
     #[error("file system error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
 }
 
 impl FileError {
-    fn from_io(path: &WorkspacePath, err: std::io::Error) -> Self {
+    pub(crate) fn from_io(path: &WorkspacePath, err: std::io::Error) -> Self {
         let shown = if path.is_root() { "/".to_string() } else { path.display() };
         match err.kind() {
             std::io::ErrorKind::NotFound => FileError::NotFound(shown),
@@ -86,7 +94,7 @@ pub struct WrittenFile {
     pub modified: Option<i64>,
 }
 
-fn open_root(root: &Path) -> Result<Dir, FileError> {
+pub(crate) fn open_root(root: &Path) -> Result<Dir, FileError> {
     Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(|_| FileError::NoWorkspace)
 }
 
@@ -210,6 +218,10 @@ pub fn write_file(root: &Path, path: &WorkspacePath, bytes: &[u8], chown: bool) 
         modified: millis(&metadata),
     })
 }
+
+mod manage;
+
+pub use manage::{begin_upload, delete_entry, make_dir, open_for_download, rename_entry, Upload};
 
 #[cfg(test)]
 mod tests;

@@ -118,3 +118,78 @@ fn errors_are_specific() {
     assert!(matches!(write_file(&f.workspace, &path("nope/x.txt"), b"x", false), Err(FileError::NotFound(_))));
     assert!(list_dir(&f.workspace, &path("hello.txt")).is_err());
 }
+
+#[test]
+fn mkdir_rename_and_delete_inside() {
+    let f = fixture();
+    make_dir(&f.workspace, &path("a/b/c"), true, false).unwrap();
+    assert!(f.workspace.join("a/b/c").is_dir());
+    assert!(matches!(make_dir(&f.workspace, &path("a"), false, false), Err(FileError::Exists(_))));
+    assert!(matches!(make_dir(&f.workspace, &path("x/y"), false, false), Err(FileError::NotFound(_))));
+
+    rename_entry(&f.workspace, &path("hello.txt"), &path("a/greeting.txt"), false).unwrap();
+    assert_eq!(std::fs::read_to_string(f.workspace.join("a/greeting.txt")).unwrap(), "hello");
+    std::fs::write(f.workspace.join("other.txt"), "x").unwrap();
+    assert!(matches!(rename_entry(&f.workspace, &path("other.txt"), &path("a/greeting.txt"), false), Err(FileError::Exists(_))));
+    rename_entry(&f.workspace, &path("other.txt"), &path("a/greeting.txt"), true).unwrap();
+    assert!(matches!(rename_entry(&f.workspace, &path("src"), &path("a"), true), Err(FileError::Exists(_))));
+
+    assert!(matches!(delete_entry(&f.workspace, &path("a"), false), Err(FileError::NotEmpty(_))));
+    delete_entry(&f.workspace, &path("a"), true).unwrap();
+    assert!(!f.workspace.join("a").exists());
+    assert!(matches!(delete_entry(&f.workspace, &WorkspacePath::root(), true), Err(FileError::IsRoot)));
+}
+
+#[test]
+fn rename_and_delete_never_cross_planted_links() {
+    let f = fixture();
+    symlink(&f.outside, f.workspace.join("neighbour")).unwrap();
+
+    // Moving a file out through the link, or the neighbour's file in, fails.
+    assert!(rename_entry(&f.workspace, &path("hello.txt"), &path("neighbour/stolen.txt"), false).is_err());
+    assert!(rename_entry(&f.workspace, &path("neighbour/secret.txt"), &path("mine.txt"), false).is_err());
+    assert!(f.outside.join("secret.txt").exists());
+    assert!(!f.outside.join("stolen.txt").exists());
+    assert!(make_dir(&f.workspace, &path("neighbour/new"), false, false).is_err());
+    assert!(!f.outside.join("new").exists());
+
+    // Deleting through the link fails; deleting the link removes only the link; a
+    // recursive delete of a folder holding the link leaves the target alone.
+    assert!(delete_entry(&f.workspace, &path("neighbour/secret.txt"), false).is_err());
+    std::fs::create_dir(f.workspace.join("nest")).unwrap();
+    symlink(&f.outside, f.workspace.join("nest/link")).unwrap();
+    delete_entry(&f.workspace, &path("nest"), true).unwrap();
+    delete_entry(&f.workspace, &path("neighbour"), false).unwrap();
+    assert_eq!(std::fs::read_to_string(f.outside.join("secret.txt")).unwrap(), "other user's secret");
+}
+
+#[test]
+fn uploads_are_confined_and_atomic() {
+    let f = fixture();
+    let mut upload = begin_upload(&f.workspace, &path("src"), "data.bin").unwrap();
+    std::io::Write::write_all(&mut upload.file, b"payload").unwrap();
+    assert!(!f.workspace.join("src/data.bin").exists(), "nothing is visible before the commit");
+    upload.commit(false).unwrap();
+    assert_eq!(std::fs::read(f.workspace.join("src/data.bin")).unwrap(), b"payload");
+
+    let abandoned = begin_upload(&f.workspace, &WorkspacePath::root(), "partial.bin").unwrap();
+    abandoned.abandon();
+    let names: Vec<String> = std::fs::read_dir(&f.workspace).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+
+    symlink(&f.outside, f.workspace.join("neighbour")).unwrap();
+    assert!(begin_upload(&f.workspace, &path("neighbour"), "x.bin").is_err());
+    for bad in ["../x", "a/b", "..", "", "\u{0}"] {
+        assert!(begin_upload(&f.workspace, &WorkspacePath::root(), bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn download_opens_only_regular_files_inside() {
+    let f = fixture();
+    let (_, size) = open_for_download(&f.workspace, &path("hello.txt")).unwrap();
+    assert_eq!(size, 5);
+    symlink("/etc/passwd", f.workspace.join("passwd")).unwrap();
+    assert!(open_for_download(&f.workspace, &path("passwd")).is_err());
+    assert!(matches!(open_for_download(&f.workspace, &path("src")), Err(FileError::IsDirectory(_))));
+}
