@@ -10,6 +10,6 @@ mod path;
 
 pub use ops::{
     begin_upload, delete_entry, list_dir, make_dir, open_for_download, read_file, rename_entry, write_file, DirEntryInfo,
-    EntryKind, FileContent, FileError, Upload, WrittenFile,
+    EntryKind, FileContent, FileError, Listing, Upload, WrittenFile,
 };
 pub use path::WorkspacePath;

@@ -60,12 +60,29 @@ where
         .map_err(file_error)
 }
 
-/// `GET /api/files/tree?path=`: one folder's entries (folders first).
-pub async fn tree(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>) -> ApiResult<Json<Value>> {
-    let path = parse_path(&query)?;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeQuery {
+    path: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// Most entries one page of a listing returns.
+const MAX_PAGE: usize = 5_000;
+
+/// `GET /api/files/tree?path=&offset=&limit=`: one folder's entries (folders first), a
+/// page at a time, so a client loads the tree folder by folder.
+pub async fn tree(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<TreeQuery>) -> ApiResult<Json<Value>> {
+    let path = WorkspacePath::parse(query.path.as_deref().unwrap_or("")).map_err(|m| ApiError::bad_request("invalid_path", m))?;
+    let limit = query.limit.unwrap_or(1_000);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}, got {limit}")));
+    }
+    let offset = query.offset.unwrap_or(0);
     let shown = path.display();
-    let (entries, truncated) = on_workspace(&state, &user, move |root| list_dir(root, &path)).await?;
-    Ok(Json(json!({"path": shown, "entries": entries, "truncated": truncated})))
+    let listing = on_workspace(&state, &user, move |root| list_dir(root, &path, offset, limit)).await?;
+    Ok(Json(json!({"path": shown, "entries": listing.entries, "total": listing.total, "offset": offset, "truncated": listing.truncated})))
 }
 
 /// `GET /api/files/content?path=`: UTF-8 text as is, anything else as base64.

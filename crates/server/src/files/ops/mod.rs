@@ -9,8 +9,18 @@ use thiserror::Error;
 
 use super::WorkspacePath;
 
-/// Most entries one listing returns; a larger folder is cut and marked `truncated`.
-const MAX_LIST_ENTRIES: usize = 5_000;
+/// Most entries read from one folder; a larger folder is cut and marked `truncated`.
+const MAX_FOLDER_ENTRIES: usize = 100_000;
+
+/// A page of a folder listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub entries: Vec<DirEntryInfo>,
+    /// Entries in the folder (up to the read limit), for paging.
+    pub total: usize,
+    /// The folder holds more entries than are read at all.
+    pub truncated: bool,
+}
 
 /// Why a file operation failed, in terms the API maps to a status.
 #[derive(Debug, Error)]
@@ -103,15 +113,16 @@ fn millis(metadata: &cap_std::fs::Metadata) -> Option<i64> {
     modified.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
 }
 
-/// Lists one folder, without following symbolic links inside it.
-pub fn list_dir(root: &Path, path: &WorkspacePath) -> Result<(Vec<DirEntryInfo>, bool), FileError> {
+/// Lists one folder, without following symbolic links inside it: folders first, then by
+/// name, entries `offset..offset + limit`.
+pub fn list_dir(root: &Path, path: &WorkspacePath, offset: usize, limit: usize) -> Result<Listing, FileError> {
     let root_dir = open_root(root)?;
     let dir = root_dir.open_dir(path.for_dir()).map_err(|e| FileError::from_io(path, e))?;
     let mut entries = Vec::new();
     let mut truncated = false;
     for entry in dir.entries().map_err(|e| FileError::from_io(path, e))? {
         let entry = entry.map_err(|e| FileError::from_io(path, e))?;
-        if entries.len() >= MAX_LIST_ENTRIES {
+        if entries.len() >= MAX_FOLDER_ENTRIES {
             truncated = true;
             break;
         }
@@ -132,7 +143,9 @@ pub fn list_dir(root: &Path, path: &WorkspacePath) -> Result<(Vec<DirEntryInfo>,
         });
     }
     entries.sort_by(|a, b| (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name)));
-    Ok((entries, truncated))
+    let total = entries.len();
+    let page = entries.into_iter().skip(offset).take(limit).collect();
+    Ok(Listing { entries: page, total, truncated })
 }
 
 /// Reads a regular file of at most `limit` bytes.

@@ -35,10 +35,13 @@ fn path(raw: &str) -> WorkspacePath {
 fn reads_and_lists_inside() {
     let f = fixture();
     assert_eq!(read_file(&f.workspace, &path("hello.txt"), 1024).unwrap().bytes, b"hello");
-    let (entries, truncated) = list_dir(&f.workspace, &WorkspacePath::root()).unwrap();
-    assert!(!truncated);
-    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let listing = list_dir(&f.workspace, &WorkspacePath::root(), 0, 100).unwrap();
+    assert!(!listing.truncated);
+    assert_eq!(listing.total, 2);
+    let names: Vec<&str> = listing.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["src", "hello.txt"]);
+    let second_page = list_dir(&f.workspace, &WorkspacePath::root(), 1, 1).unwrap();
+    assert_eq!(second_page.entries[0].name, "hello.txt");
 }
 
 #[test]
@@ -51,8 +54,8 @@ fn absolute_symlinks_are_not_followed() {
         let err = read_file(&f.workspace, &path(name), 1 << 20).unwrap_err();
         assert!(matches!(err, FileError::Escapes(_) | FileError::NotFound(_)), "{name}: {err:?}");
     }
-    assert!(list_dir(&f.workspace, &path("rootfs")).is_err());
-    assert!(list_dir(&f.workspace, &path("rootfs/etc")).is_err());
+    assert!(list_dir(&f.workspace, &path("rootfs"), 0, 10).is_err());
+    assert!(list_dir(&f.workspace, &path("rootfs/etc"), 0, 10).is_err());
 }
 
 #[test]
@@ -65,7 +68,7 @@ fn relative_symlinks_out_of_the_tree_are_not_followed() {
     }
     assert!(write_file(&f.workspace, &path("neighbour/new.txt"), b"x", false).is_err());
     assert!(!f.outside.join("new.txt").exists());
-    assert!(list_dir(&f.workspace, &path("relative")).is_err());
+    assert!(list_dir(&f.workspace, &path("relative"), 0, 10).is_err());
 }
 
 #[test]
@@ -116,7 +119,7 @@ fn errors_are_specific() {
     assert!(matches!(read_file(&f.workspace, &path("hello.txt"), 2), Err(FileError::TooLarge { .. })));
     assert!(matches!(write_file(&f.workspace, &path("src"), b"x", false), Err(FileError::IsDirectory(_))));
     assert!(matches!(write_file(&f.workspace, &path("nope/x.txt"), b"x", false), Err(FileError::NotFound(_))));
-    assert!(list_dir(&f.workspace, &path("hello.txt")).is_err());
+    assert!(list_dir(&f.workspace, &path("hello.txt"), 0, 10).is_err());
 }
 
 #[test]
