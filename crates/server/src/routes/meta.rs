@@ -34,3 +34,26 @@ pub async fn not_found(uri: Uri) -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method; see /api/openapi.json")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every REST route of the router, as `routes/mod.rs` registers them.
+    const ROUTES: &[&str] = &[
+        "/healthz", "/readyz", "/api/openapi.json", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
+        "/api/me", "/api/me/password", "/api/admin/users", "/api/admin/users/{id}", "/api/admin/users/{id}/password",
+        "/api/admin/audit", "/api/admin/model-key", "/api/admin/usage", "/api/sessions", "/api/runs",
+        "/api/sessions/{id}/messages", "/api/workspace", "/api/workspace/start", "/api/workspace/stop",
+        "/api/files/tree", "/api/files/content", "/api/files/mkdir", "/api/files/rename", "/api/files",
+        "/api/files/upload", "/api/files/download",
+    ];
+
+    #[test]
+    fn openapi_describes_every_route() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        for route in ROUTES {
+            assert!(document["paths"].get(route).is_some(), "{route} is missing from openapi.json");
+        }
+    }
+}
