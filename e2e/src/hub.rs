@@ -278,6 +278,7 @@ impl Drop for TestHub {
         }
         if self.remove_containers_on_drop {
             remove_instance_containers(&self.instance);
+            unmount_disk_images(&self.data_dir);
         }
     }
 }
@@ -291,6 +292,25 @@ fn remove_instance_containers(instance: &str) {
         let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout).split_whitespace().map(str::to_string).collect();
         if !ids.is_empty() {
             let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+        }
+    }
+}
+
+/// Unmounts the per-user disk images under a test's data directory, so that its
+/// temporary folder can be removed and the loop devices are freed.
+fn unmount_disk_images(data_dir: &std::path::Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let prefix = data_dir.to_string_lossy().to_string();
+    let points: Vec<String> = table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    for point in points {
+        let unmounted = std::process::Command::new("umount").arg(&point).output().map(|o| o.status.success()).unwrap_or(false);
+        if !unmounted {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&point).output();
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct RawContainers {
     pub data_dir: Option<String>,
     /// Seconds without activity after which a workspace container stops; 0 never.
     pub idle_timeout_secs: Option<u64>,
+    /// Put each user's files on a loop-mounted disk image sized to the tier (needs root).
+    pub disk_images: Option<bool>,
     pub tmp_size: Option<ByteSize>,
     /// Accepted for compatibility; use `logging.level`.
     #[serde(alias = "logLevel")]

@@ -57,6 +57,8 @@ pub struct ContainersConfig {
     /// A container without a terminal, agent run or request for this long is stopped;
     /// `None` keeps containers running.
     pub idle_timeout: Option<std::time::Duration>,
+    /// Enforce the tier's disk size with per-user disk images where the host allows it.
+    pub disk_images: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +257,7 @@ fn resolve(
             image,
             instance,
             data_dir,
+            disk_images: raw.containers.disk_images.unwrap_or(true),
             idle_timeout: match raw.containers.idle_timeout_secs.unwrap_or(1800) {
                 0 => None,
                 secs if secs < 5 => return Err(ConfigError::invalid("containers.idle_timeout_secs", format!("must be 0 (never) or at least 5, got {secs}"))),

@@ -53,7 +53,7 @@ where
     T: Send + 'static,
     F: FnOnce(&std::path::Path) -> Result<T, FileError> + Send + 'static,
 {
-    let dirs = state.workspaces.prepare_dirs(user.id)?;
+    let dirs = state.workspaces.prepare_dirs(user).await?;
     tokio::task::spawn_blocking(move || operation(&dirs.workspace))
         .await
         .map_err(|e| ApiError::internal("file operation", e))?

@@ -114,7 +114,7 @@ pub async fn download(State(state): State<AppState>, CurrentUser(user): CurrentU
 pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, mut multipart: Multipart) -> ApiResult<Json<Value>> {
     let folder = parse_path(&query)?;
     let limit = state.config.server.max_upload_size.as_u64();
-    let root = state.workspaces.prepare_dirs(user.id)?.workspace;
+    let root = state.workspaces.prepare_dirs(&user).await?.workspace;
     let bad_form = |err: axum::extract::multipart::MultipartError| {
         ApiError::bad_request("invalid_upload", format!("the upload is not a valid multipart form: {}", err.body_text()))
     };

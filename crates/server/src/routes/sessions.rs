@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// `GET /api/sessions`: the user's Claude Code sessions, the most recent first.
 pub async fn list(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
-    let home = state.workspaces.prepare_dirs(user.id)?.home;
+    let home = state.workspaces.prepare_dirs(&user).await?.home;
     let sessions = tokio::task::spawn_blocking(move || list_sessions(&home))
         .await
         .map_err(|e| ApiError::internal("listing sessions", e))?
@@ -28,7 +28,7 @@ pub async fn runs(State(state): State<AppState>, CurrentUser(user): CurrentUser)
 /// `GET /api/sessions/{id}/messages`: one session's history.
 pub async fn messages(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Value>> {
     let id = SessionId::parse(&id)?;
-    let home = state.workspaces.prepare_dirs(user.id)?.home;
+    let home = state.workspaces.prepare_dirs(&user).await?.home;
     let lookup = id.clone();
     let messages = tokio::task::spawn_blocking(move || read_messages(&home, &lookup))
         .await

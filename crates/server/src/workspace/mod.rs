@@ -3,6 +3,7 @@
 mod activity;
 mod agent_settings;
 mod dirs;
+pub mod disk;
 mod kill;
 mod service;
 

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use cchub_config::{Config, DataLayout, UserDirs};
 use cchub_gateway::{Gateway, SocketOwner};
-use cchub_policy::{build_container_spec, container_name, ContainerSpec, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
+use cchub_policy::{build_container_spec, container_name, ByteSize, ContainerSpec, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
+
+use super::disk::{DiskMode, MountOutcome};
 use cchub_runtime::{ContainerInfo, ContainerRuntime, ContainerState, DockerRuntime, EnsureAction, EnsureOutcome, RuntimeError, Workspaces};
 use cchub_store::{AuditEvent, Store, User};
 use tracing::{info, warn};
@@ -21,6 +23,9 @@ pub struct WorkspaceService {
     gateway: Gateway,
     as_root: bool,
     activity: super::Activity,
+    disk_mode: DiskMode,
+    /// One lock per user around creating and mounting the user's folders.
+    prepare_locks: std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Maps an engine failure to the error the user receives. The cause goes to the log.
@@ -50,6 +55,7 @@ impl WorkspaceService {
         if !as_root {
             warn!("the hub is not running as root: user folders keep the hub's owner, so the container's user may be unable to write them");
         }
+        let disk_mode = super::disk::detect_mode(config.containers.disk_images, as_root);
         Self {
             layout: config.layout(),
             config,
@@ -58,6 +64,8 @@ impl WorkspaceService {
             gateway,
             as_root,
             activity: super::Activity::default(),
+            disk_mode,
+            prepare_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -122,11 +130,47 @@ impl WorkspaceService {
         self.layout.user(user_id)
     }
 
-    /// Creates the user's folders when missing and returns them.
-    pub fn prepare_dirs(&self, user_id: i64) -> Result<UserDirs, ApiError> {
-        let dirs = self.user_dirs(user_id);
-        dirs::prepare(&dirs, self.as_root).map_err(|e| ApiError::internal("creating the user's folders", format!("{}: {e}", dirs.root.display())))?;
-        Ok(dirs)
+    pub fn disk_mode(&self) -> DiskMode {
+        self.disk_mode
+    }
+
+    /// Creates the user's folders when missing, on the user's disk image where images are
+    /// used, and returns them.
+    pub async fn prepare_dirs(&self, user: &User) -> Result<UserDirs, ApiError> {
+        self.prepare_dirs_with_outcome(user).await.map(|(dirs, _)| dirs)
+    }
+
+    async fn prepare_dirs_with_outcome(&self, user: &User) -> Result<(UserDirs, MountOutcome), ApiError> {
+        let lock = {
+            let mut locks = self.prepare_locks.lock().expect("prepare lock map poisoned");
+            locks.entry(user.id).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+
+        let dirs = self.user_dirs(user.id);
+        // A tier removed from the configuration falls back to the default tier's size.
+        let size = TierName::parse(&user.tier)
+            .ok()
+            .and_then(|t| self.config.resources.tier(&t))
+            .or_else(|| self.config.resources.tier(&self.config.resources.default_tier))
+            .map(|t| t.disk)
+            .unwrap_or(ByteSize::gib(1));
+        let (mode, as_root, work_dirs) = (self.disk_mode, self.as_root, dirs.clone());
+        let result = tokio::task::spawn_blocking(move || -> std::io::Result<MountOutcome> {
+            std::fs::create_dir_all(&work_dirs.root)?;
+            let outcome = super::disk::ensure_mounted(&work_dirs, size, mode)?;
+            dirs::prepare(&work_dirs, as_root)?;
+            Ok(outcome)
+        })
+        .await
+        .map_err(|e| ApiError::internal("preparing the user's folders", e))?;
+        match result {
+            Ok(outcome) => Ok((dirs, outcome)),
+            Err(err) => {
+                warn!(user_id = user.id, path = %dirs.root.display(), error = %err, "cannot prepare the user's folders");
+                Err(ApiError::unavailable("storage_unavailable", "your files cannot be reached right now; try again or ask an administrator"))
+            }
+        }
     }
 
     /// Returns the container spec the policy decides for `user` now.
@@ -165,7 +209,7 @@ impl WorkspaceService {
     /// Starts the user's container (creating or replacing it when needed) with a live
     /// gateway socket, and records what happened.
     pub async fn ensure_running(&self, user: &User) -> Result<EnsureOutcome, ApiError> {
-        let dirs = self.prepare_dirs(user.id)?;
+        let dirs = self.prepare_dirs(user).await?;
         let home = dirs.home.clone();
         let chown = self.as_root;
         match tokio::task::spawn_blocking(move || super::agent_settings::seed(&home, chown)).await {
@@ -243,8 +287,8 @@ impl WorkspaceService {
                 warn!(container = %container.name, "managed container without a user id label");
                 continue;
             };
-            match self.store.user_by_id(user_id).await {
-                Ok(Some(_)) => {}
+            let user = match self.store.user_by_id(user_id).await {
+                Ok(Some(user)) => user,
                 Ok(None) => {
                     warn!(container = %container.name, user_id, "container belongs to no known user; leaving it alone");
                     continue;
@@ -253,12 +297,24 @@ impl WorkspaceService {
                     warn!(container = %container.name, error = %err, "cannot look up the container's user");
                     continue;
                 }
+            };
+            let running = matches!(container.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting);
+            if let Ok((_, MountOutcome::Mounted | MountOutcome::Created)) = self.prepare_dirs_with_outcome(&user).await {
+                // The engine started this container before its disk image was mounted, so
+                // its /workspace shows the empty folder beneath; a restart binds the image.
+                if running {
+                    info!(container = %container.name, "restarting a container started before its disk image was mounted");
+                    let restarted = self.runtime().stop(&container.id, STOP_TIMEOUT_SECS).await.and(self.runtime().start(&container.id).await);
+                    if let Err(err) = restarted {
+                        warn!(container = %container.name, error = %err, "cannot restart the container onto its disk image");
+                    }
+                }
             }
             let hash = container.spec_hash().unwrap_or_default().to_string();
             if let Err(err) = self.store.upsert_container(user_id, &container.id, &container.name, &hash, container.state.as_str()).await {
                 warn!(container = %container.name, error = %err, "cannot record adopted container");
             }
-            if matches!(container.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting) {
+            if running {
                 let dirs = self.user_dirs(user_id);
                 if let Err(err) = self.gateway.ensure_socket(user_id, &dirs.run, self.socket_owner()).await {
                     warn!(container = %container.name, error = %err, "cannot restore the gateway socket");

@@ -182,7 +182,7 @@ async fn handle_message(state: &AppState, socket: &mut SocketState, text: &str) 
 
 /// Refuses to resume a session the user does not have, before any process starts.
 async fn check_session(state: &AppState, user: &User, session: &crate::agent::SessionId) -> Result<(), ApiError> {
-    let home = state.workspaces.prepare_dirs(user.id)?.home;
+    let home = state.workspaces.prepare_dirs(user).await?.home;
     let lookup = session.clone();
     let exists = tokio::task::spawn_blocking(move || crate::sessions::session_exists(&home, &lookup))
         .await

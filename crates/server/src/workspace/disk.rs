@@ -1,0 +1,221 @@
+//! Per-user disks: each user's workspace and home live on a sparse ext4 image, loop-mounted
+//! at `users/<id>/mnt`, so a tier's disk size is a hard limit (ENOSPC inside the
+//! container) without file system quota support in the kernel.
+//!
+//! Needs root, `mkfs.ext4`, `mount` and loop devices; without them the folders stay plain
+//! and the limit is not enforced.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cchub_config::UserDirs;
+use cchub_policy::ByteSize;
+use tracing::{info, warn};
+
+const IMAGE_NAME: &str = "disk.img";
+
+/// How the tier's disk size is enforced on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskMode {
+    /// Loop-mounted ext4 images.
+    Image,
+    /// Plain folders; nothing limits their size.
+    Plain,
+}
+
+/// What [`ensure_mounted`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountOutcome {
+    AlreadyMounted,
+    /// Mounted an existing image, as after a host or hub restart.
+    Mounted,
+    /// Made a new image (and moved existing files into it).
+    Created,
+    NotUsed,
+}
+
+/// Decides the mode once at start-up; `wanted` is false when the configuration turns
+/// images off.
+pub fn detect_mode(wanted: bool, as_root: bool) -> DiskMode {
+    if !wanted {
+        return DiskMode::Plain;
+    }
+    let tools = ["mkfs.ext4", "resize2fs", "mount", "umount"].iter().all(|tool| which(tool).is_some());
+    let loop_devices = Path::new("/dev/loop-control").exists();
+    if as_root && tools && loop_devices {
+        DiskMode::Image
+    } else {
+        warn!(as_root, tools, loop_devices, "per-user disk images are unavailable; workspaces are plain folders and their tier disk size is not enforced");
+        DiskMode::Plain
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(tool)).find(|p| p.is_file())
+}
+
+fn run(program: &str, args: &[&std::ffi::OsStr]) -> std::io::Result<()> {
+    let binary = which(program).unwrap_or_else(|| PathBuf::from(program));
+    let output = Command::new(binary).args(args).output()?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "{program} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    )))
+}
+
+/// Whether `path` is a mount point in this process's mount namespace.
+pub fn is_mount_point(path: &Path) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let wanted = path.to_string_lossy();
+    table.lines().any(|line| line.split(' ').nth(4).is_some_and(|point| unescape(point) == wanted))
+}
+
+/// mountinfo writes space, tab, newline and backslash in paths as octal escapes.
+fn unescape(field: &str) -> String {
+    field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}
+
+fn mount_image(image: &Path, point: &Path) -> std::io::Result<()> {
+    run("mount", &["-o".as_ref(), "loop,nosuid,nodev,noatime".as_ref(), image.as_os_str(), point.as_os_str()])
+}
+
+fn unmount(point: &Path) -> std::io::Result<()> {
+    run("umount", &[point.as_os_str()])
+}
+
+/// Makes sure the user's image exists, has at least `size` bytes and is mounted at
+/// `dirs.mnt`. Existing plain folders move into a new image without loss: they are
+/// copied into it, and the old folder is removed only after the image is in place.
+pub fn ensure_mounted(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::io::Result<MountOutcome> {
+    if mode == DiskMode::Plain {
+        return Ok(MountOutcome::NotUsed);
+    }
+    std::fs::create_dir_all(&dirs.mnt)?;
+    let image = dirs.root.join(IMAGE_NAME);
+    if is_mount_point(&dirs.mnt) {
+        grow_or_warn(&image, size);
+        return Ok(MountOutcome::AlreadyMounted);
+    }
+    if image.exists() {
+        mount_image(&image, &dirs.mnt)?;
+        grow_or_warn(&image, size);
+        return Ok(MountOutcome::Mounted);
+    }
+
+    create_image(&image, size)?;
+    let has_files = std::fs::read_dir(&dirs.mnt)?.next().is_some();
+    if has_files {
+        migrate(dirs, &image)?;
+    } else {
+        mount_image(&image, &dirs.mnt)?;
+    }
+    info!(image = %image.display(), size = %size, migrated = has_files, "created a per-user disk image");
+    Ok(MountOutcome::Created)
+}
+
+fn create_image(image: &Path, size: ByteSize) -> std::io::Result<()> {
+    let partial = image.with_extension("img.partial");
+    let file = std::fs::File::create(&partial)?;
+    file.set_len(size.as_u64())?;
+    drop(file);
+    // No blocks reserved for root: the user gets the whole size. Lazy initialisation
+    // keeps creation fast on large, sparse images.
+    let made = run(
+        "mkfs.ext4",
+        &["-q".as_ref(), "-F".as_ref(), "-m".as_ref(), "0".as_ref(), "-E".as_ref(), "lazy_itable_init=1,lazy_journal_init=1".as_ref(), partial.as_os_str()],
+    );
+    if let Err(err) = made {
+        let _ = std::fs::remove_file(&partial);
+        return Err(err);
+    }
+    std::fs::rename(&partial, image)
+}
+
+fn migrate(dirs: &UserDirs, image: &Path) -> std::io::Result<()> {
+    let staging = dirs.root.join("mnt.migrating");
+    std::fs::create_dir_all(&staging)?;
+    mount_image(image, &staging)?;
+    let copied = run("cp", &["-a".as_ref(), dirs.mnt.join(".").as_os_str(), staging.as_os_str()]);
+    let unmounted = unmount(&staging);
+    if let Err(err) = copied.and(unmounted) {
+        // The plain folder is untouched; the next attempt starts over with a new image.
+        let _ = unmount(&staging);
+        let _ = std::fs::remove_file(image);
+        return Err(err);
+    }
+    let _ = std::fs::remove_dir(&staging);
+
+    let old = dirs.root.join("mnt.before-disk-image");
+    std::fs::rename(&dirs.mnt, &old)?;
+    std::fs::create_dir(&dirs.mnt)?;
+    if let Err(err) = mount_image(image, &dirs.mnt) {
+        let _ = std::fs::remove_dir(&dirs.mnt);
+        let _ = std::fs::rename(&old, &dirs.mnt);
+        let _ = std::fs::remove_file(image);
+        return Err(err);
+    }
+    // std's remove_dir_all does not follow the links it finds.
+    if let Err(err) = std::fs::remove_dir_all(&old) {
+        warn!(path = %old.display(), error = %err, "cannot remove the folder moved into the disk image");
+    }
+    Ok(())
+}
+
+/// A failed grow leaves the user the old size, which is no reason to refuse their files.
+fn grow_or_warn(image: &Path, size: ByteSize) {
+    if let Err(err) = grow(image, size) {
+        // NOTE: some kernels refuse online ext4 resizing ("Permission denied" from
+        // resize2fs); the image then keeps its old size until it is resized offline.
+        warn!(image = %image.display(), size = %size, error = %err, "cannot grow a per-user disk image");
+    }
+}
+
+/// Grows the image (and its file system, online) to `size`; never shrinks it.
+fn grow(image: &Path, size: ByteSize) -> std::io::Result<()> {
+    let current = std::fs::metadata(image)?.len();
+    if current >= size.as_u64() {
+        return Ok(());
+    }
+    // NOTE: a smaller tier keeps the larger image; shrinking needs the data checked first.
+    std::fs::OpenOptions::new().write(true).open(image)?.set_len(size.as_u64())?;
+    let device = loop_device(image).ok_or_else(|| std::io::Error::other("no loop device found for the image"))?;
+    run("losetup", &["-c".as_ref(), device.as_ref()])?;
+    run("resize2fs", &[device.as_ref()])?;
+    info!(image = %image.display(), size = %size, "grew a per-user disk image");
+    Ok(())
+}
+
+fn loop_device(image: &Path) -> Option<String> {
+    let binary = which("losetup")?;
+    let output = Command::new(binary).args(["-j"]).arg(image).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().next()?.split(':').next().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(unescape("/srv/my\\040data"), "/srv/my data");
+        assert!(is_mount_point(Path::new("/")));
+        assert!(!is_mount_point(Path::new("/definitely/not/mounted")));
+    }
+
+    #[test]
+    fn plain_mode_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = cchub_config::DataLayout::new(dir.path()).user(1);
+        assert_eq!(ensure_mounted(&dirs, ByteSize::mib(64), DiskMode::Plain).unwrap(), MountOutcome::NotUsed);
+        assert!(!dirs.root.join(IMAGE_NAME).exists());
+    }
+}
