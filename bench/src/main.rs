@@ -7,8 +7,10 @@
 
 mod cold_start;
 mod gateway;
+mod memory;
 mod relay;
 mod stats;
+mod terminal;
 
 use stats::Report;
 
@@ -25,6 +27,11 @@ async fn main() -> anyhow::Result<()> {
     reports.push(cold_start::run(if iterations > 0 { iterations } else { 10 }).await?);
     reports.push(gateway::run(if iterations > 0 { iterations * 20 } else { 200 }).await?);
     reports.push(relay::run(if iterations > 0 { iterations * 20 } else { 200 }).await?);
+    let (open, echo) = terminal::run(if iterations > 0 { iterations } else { 20 }, if iterations > 0 { iterations * 20 } else { 300 }).await?;
+    reports.push(open);
+    reports.push(echo);
+
+    memory::run().await?;
 
     println!("\n{:<30} {:>12} {:>12} {:>10} {:>12}  target", "benchmark", "cchub p50", "floor p50", "ratio", "added p50");
     for report in &reports {

@@ -121,6 +121,15 @@ impl ShellSocket {
         Ok(())
     }
 
+    /// Waits until at least `count` binary frames have arrived.
+    pub async fn wait_for_frames(&mut self, count: usize, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.frames.len() < count {
+            self.receive_until(deadline).await?;
+        }
+        Ok(())
+    }
+
     /// Waits for a JSON message of `kind`.
     pub async fn wait_for_message(&mut self, kind: &str, timeout: Duration) -> anyhow::Result<Value> {
         let deadline = Instant::now() + timeout;
