@@ -39,9 +39,10 @@ pub enum MountOutcome {
 /// images off.
 pub fn detect_mode(wanted: bool, as_root: bool) -> DiskMode {
     if !wanted {
+        warn!("per-user disk images are turned off (containers.disk_images); the tier disk size is not enforced");
         return DiskMode::Plain;
     }
-    let tools = ["mkfs.ext4", "resize2fs", "mount", "umount"].iter().all(|tool| which(tool).is_some());
+    let tools = ["mkfs.ext4", "resize2fs", "mount", "umount", "losetup"].iter().all(|tool| which(tool).is_some());
     let loop_devices = Path::new("/dev/loop-control").exists();
     if as_root && tools && loop_devices {
         DiskMode::Image
