@@ -56,13 +56,13 @@ impl ShellSocket {
         self.send_json(json!({"type": "resize", "cols": cols, "rows": rows})).await
     }
 
-    /// All terminal output so far, decoded leniently.
+    /// Returns all terminal output so far, decoded leniently.
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.frames.concat()).to_string()
     }
 
-    /// The output without escape sequences and whitespace, for text a full-screen
-    /// program draws with cursor moves between its words.
+    /// Returns the output without escape sequences and whitespace, for text that a
+    /// full-screen program draws with cursor moves between its words.
     pub fn compact_output(&self) -> String {
         let raw = self.output();
         let mut plain = String::with_capacity(raw.len());

@@ -1,4 +1,4 @@
-//! Per-user disk images: the tier's disk size holds inside the container, other users and
+//! Per-user disk images: the tier's disk size is enforced inside the container, other users and
 //! the hub are unaffected, and plain folders move into an image without loss.
 
 use cchub_e2e::{HubOptions, TestHub};

@@ -23,7 +23,7 @@ async fn hundred_megabytes_with_constant_memory() {
     let hub = TestHub::start().await.unwrap();
     let pia = hub.create_user("pia").await.unwrap();
 
-    // Reset the peak to the current size; the test process holds hub and client both.
+    // Reset the peak to the current size; the test process contains both hub and client.
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let before = peak_rss_kib();
 

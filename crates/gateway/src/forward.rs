@@ -21,8 +21,7 @@ type GatewayBody = BoxBody<Bytes, std::io::Error>;
 /// reach (files, batches, admin endpoints) stays out of reach.
 ///
 /// NOTE: the model named in a request is not checked here, so a user can call any model
-/// the key allows; `model.allowed_models` binds only the chat endpoint, and there is no
-/// per-user token budget yet.
+/// the key allows. `model.allowed_models` binds only the chat endpoint.
 const FORWARDED_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"];
 
 /// Request headers passed upstream; credentials and hop-by-hop headers are dropped.

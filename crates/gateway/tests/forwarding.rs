@@ -20,7 +20,7 @@ async fn raw_request(socket: &Path, method: &str, path: &str, headers: &str, bod
         "{method} {path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    // The gateway may answer and close before a refused body is fully sent.
+    // The gateway may respond and close before a refused body is fully sent.
     let _ = stream.write_all(request.as_bytes()).await;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;

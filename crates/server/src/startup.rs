@@ -27,7 +27,7 @@ use crate::workspace::WorkspaceService;
 /// Largest request body the gateway forwards to the model.
 const GATEWAY_MAX_REQUEST: usize = 32 << 20;
 
-/// Why the hub could not start; each names what to fix.
+/// A start-up failure; each variant names what to fix.
 #[derive(Debug, Error)]
 pub enum StartupError {
     #[error("cannot prepare the data directory {path}: {source}")]

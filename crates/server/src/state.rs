@@ -22,7 +22,7 @@ pub struct AppInner {
     pub gateway: cchub_gateway::Gateway,
     /// Encrypts secrets kept in the database.
     pub secrets: crate::usage::SecretBox,
-    /// Where the organisation key in use came from; `None` when there is none.
+    /// Source of the organisation key in use; `None` when there is none.
     pub model_key_source: std::sync::Mutex<Option<crate::usage::KeySource>>,
 }
 

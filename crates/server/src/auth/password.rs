@@ -11,7 +11,7 @@ use argon2::Argon2;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-/// Checks the password policy; the message says what to change.
+/// Checks the password policy; the error message names what to change.
 pub fn check_policy(password: &str) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {

@@ -160,7 +160,7 @@ pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUse
         uploaded.push(json!({"path": path.display(), "size": size}));
     }
     if uploaded.is_empty() {
-        return Err(ApiError::bad_request("invalid_upload", "the form holds no file"));
+        return Err(ApiError::bad_request("invalid_upload", "the form contains no file"));
     }
     Ok(Json(json!({"files": uploaded})))
 }

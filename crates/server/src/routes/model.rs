@@ -58,7 +58,7 @@ pub async fn set(State(state): State<AppState>, ip: ClientIp, AdminUser(admin): 
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/admin/model-key`: forgets the stored key; the configured one, if any,
+/// `DELETE /api/admin/model-key`: removes the stored key; the configured one, if any,
 /// applies again.
 pub async fn delete(State(state): State<AppState>, ip: ClientIp, AdminUser(admin): AdminUser) -> ApiResult<StatusCode> {
     state.store.delete_setting(MODEL_KEY_SETTING).await?;

@@ -6,7 +6,7 @@ use super::SecretBox;
 /// Settings row holding the organisation key set through the admin API, encrypted.
 pub const MODEL_KEY_SETTING: &str = "model.api_key";
 
-/// Where the key the gateway uses came from.
+/// Source of the key the gateway uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeySource {
@@ -16,7 +16,7 @@ pub enum KeySource {
     Environment,
 }
 
-/// The key to use at start-up: the stored one when present, else the configured one.
+/// Returns the key to use at start-up: the stored one when present, else the configured one.
 pub async fn load_model_key(store: &Store, secrets: &SecretBox, configured: Option<Secret>) -> Result<(Option<Secret>, Option<KeySource>), String> {
     let stored = store.setting(MODEL_KEY_SETTING).await.map_err(|e| e.to_string())?;
     if let Some(sealed) = stored {

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 const IMAGE_NAME: &str = "disk.img";
 
-/// How the tier's disk size is enforced on this host.
+/// The way the tier's disk size is enforced on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskMode {
@@ -24,7 +24,7 @@ pub enum DiskMode {
     Plain,
 }
 
-/// What [`ensure_mounted`] did.
+/// The step [`ensure_mounted`] took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MountOutcome {
     AlreadyMounted,
@@ -72,7 +72,7 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> std::io::Result<()> {
     )))
 }
 
-/// Whether `path` is a mount point in this process's mount namespace.
+/// Checks whether `path` is a mount point in this process's mount namespace.
 pub fn is_mount_point(path: &Path) -> bool {
     let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
     let wanted = path.to_string_lossy();
@@ -170,7 +170,8 @@ fn migrate(dirs: &UserDirs, image: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A failed grow leaves the user the old size, which is no reason to refuse their files.
+/// Grows the image like [`grow`]; a failure leaves the old size and is only logged,
+/// because it is no reason to refuse the user their files.
 fn grow_or_warn(image: &Path, size: ByteSize) {
     if let Err(err) = grow(image, size) {
         // NOTE: some kernels refuse online ext4 resizing ("Permission denied" from

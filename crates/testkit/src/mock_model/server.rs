@@ -67,7 +67,7 @@ impl MockModel {
         self.addr
     }
 
-    /// The base URL to give as `model.upstream`.
+    /// Returns the base URL to give as `model.upstream`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -76,7 +76,7 @@ impl MockModel {
         self.state.requests.lock().expect("mock state lock").clone()
     }
 
-    /// The (input, output) token counts reported in each Messages reply so far.
+    /// Returns the (input, output) token counts reported in each Messages reply so far.
     pub fn reported_usage(&self) -> Vec<(u64, u64)> {
         self.state.reported.lock().expect("mock state lock").clone()
     }

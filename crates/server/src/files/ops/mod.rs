@@ -18,11 +18,11 @@ pub struct Listing {
     pub entries: Vec<DirEntryInfo>,
     /// Entries in the folder (up to the read limit), for paging.
     pub total: usize,
-    /// The folder holds more entries than are read at all.
+    /// The folder contains more entries than are read at all.
     pub truncated: bool,
 }
 
-/// Why a file operation failed, in terms the API maps to a status.
+/// A failed file operation, in terms the API maps to a status.
 #[derive(Debug, Error)]
 pub enum FileError {
     #[error("{0} does not exist")]

@@ -60,7 +60,7 @@ pub async fn chat(State(state): State<AppState>, headers: HeaderMap, upgrade: We
         .on_upgrade(move |socket| session(state, socket, token))
 }
 
-/// What one socket remembers between messages.
+/// The state one socket keeps between messages.
 struct SocketState {
     user: User,
     /// Messages from the runs this socket follows.
