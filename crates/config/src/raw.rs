@@ -100,6 +100,17 @@ pub struct RawTier {
     /// A number of tokens, or `unlimited`.
     #[serde(alias = "monthlyTokens")]
     pub monthly_tokens: Option<TokenBudget>,
+    #[serde(alias = "seccompProfile")]
+    pub seccomp_profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomProfile {
+    /// YAML allowlist: `groups: [{name, reason, syscalls: [...]}]`.
+    pub file: String,
+    /// The argument rules to add: `default` (the default) or `enterprise`.
+    pub base: Option<String>,
 }
 
 /// A monthly token budget as written: a number or the word `unlimited`.
@@ -130,6 +141,8 @@ impl<'de> Deserialize<'de> for TokenBudget {
 pub struct RawSecurity {
     #[serde(alias = "seccompProfile")]
     pub seccomp_profile: Option<String>,
+    /// Extra profiles by name: an allowlist file in the format of the built-in one.
+    pub custom_seccomp_profiles: BTreeMap<String, RawCustomProfile>,
     #[serde(alias = "apparmorProfile")]
     pub apparmor_profile: Option<String>,
     #[serde(alias = "allowPrivileged")]

@@ -12,7 +12,7 @@ mod spec;
 mod tier;
 
 pub use error::PolicyError;
-pub use security::{NetworkMode, SeccompChoice, SecuritySettings};
+pub use security::{NetworkMode, SecuritySettings};
 pub use size::ByteSize;
 pub use spec::{
     build_container_spec, container_name, BindMount, ContainerSpec, ResourceLimits, SpecInput, UserPaths,

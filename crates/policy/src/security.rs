@@ -1,4 +1,8 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::seccomp::CompiledProfile;
 
 use crate::PolicyError;
 
@@ -19,19 +23,14 @@ impl NetworkMode {
     }
 }
 
-/// Which seccomp profile the containers get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SeccompChoice {
-    /// The reviewed allowlist kept in `seccomp/allowlist.yaml`.
-    #[default]
-    Default,
-}
-
 /// The security settings from the configuration that shape every container.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SecuritySettings {
-    pub seccomp: SeccompChoice,
+    /// Profile of tiers that name none.
+    pub seccomp_profile: String,
+    /// Every profile a tier may name, compiled: the built-in `default` and `enterprise`
+    /// and any custom ones from the configuration.
+    pub seccomp_profiles: BTreeMap<String, CompiledProfile>,
     /// AppArmor profile name; `None` leaves the engine's default in place.
     pub apparmor_profile: Option<String>,
     pub network: NetworkMode,
@@ -41,8 +40,14 @@ pub struct SecuritySettings {
 
 impl Default for SecuritySettings {
     fn default() -> Self {
+        let builtin = |name: &str| {
+            crate::seccomp::builtin(name)
+                .expect("a built-in profile name")
+                .expect("the built-in allowlist compiles; a unit test checks it")
+        };
         Self {
-            seccomp: SeccompChoice::Default,
+            seccomp_profile: "default".into(),
+            seccomp_profiles: ["default", "enterprise"].into_iter().map(|n| (n.to_string(), builtin(n))).collect(),
             apparmor_profile: None,
             network: NetworkMode::None,
             tmp_size: crate::ByteSize::mib(256),
@@ -51,6 +56,15 @@ impl Default for SecuritySettings {
 }
 
 impl SecuritySettings {
+    /// The profile for `tier`: its own, or the default one.
+    pub fn profile_for(&self, tier: &crate::Tier) -> Result<&CompiledProfile, PolicyError> {
+        let name = tier.seccomp_profile.as_deref().unwrap_or(&self.seccomp_profile);
+        self.seccomp_profiles.get(name).ok_or_else(|| PolicyError::RejectedSetting {
+            setting: "seccomp_profile",
+            reason: format!("no seccomp profile named {name:?}"),
+        })
+    }
+
     /// Rejects settings that would weaken the container boundary.
     ///
     /// `allow_privileged` is taken here only so that a configuration asking for it fails

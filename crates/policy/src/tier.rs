@@ -62,6 +62,8 @@ pub struct Tier {
     /// Model tokens (input, cache and output) one user may use per calendar month (UTC);
     /// `None` is unlimited.
     pub monthly_tokens: Option<u64>,
+    /// Seccomp profile name; `None` uses `security.seccomp_profile`.
+    pub seccomp_profile: Option<String>,
 }
 
 /// CFS period used for every container; the quota is `cpu * CPU_PERIOD_US`.
@@ -129,6 +131,7 @@ pub fn default_tiers() -> BTreeMap<TierName, Tier> {
         pids,
         max_runs,
         monthly_tokens,
+        seccomp_profile: None,
     };
     BTreeMap::from([
         (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1, Some(2_000_000))),

@@ -59,7 +59,7 @@ impl App {
             path: layout.root().display().to_string(),
             source,
         })?;
-        write_seccomp_profile(&config)?;
+        write_seccomp_profiles(&config)?;
 
         let keys = JwtKeys::load_or_generate(&config.auth.jwt_key_file).map_err(StartupError::Key)?;
         let store = Store::open(config.database.url.expose(), config.database.max_connections).await?;
@@ -158,17 +158,19 @@ impl App {
     }
 }
 
-fn write_seccomp_profile(config: &Config) -> Result<(), StartupError> {
-    let json = cchub_policy::seccomp::profile_json(config.security.seccomp)?;
+/// Writes every seccomp profile to `containers/seccomp/<name>.json`, for inspection.
+fn write_seccomp_profiles(config: &Config) -> Result<(), StartupError> {
     let dir = config.layout().seccomp_dir();
-    let path = dir.join("default.json");
-    let temp = dir.join(".default.json.tmp");
-    let io_error = |source| StartupError::DataDir {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::write(&temp, json).map_err(io_error)?;
-    std::fs::rename(&temp, &path).map_err(io_error)?;
+    for (name, profile) in &config.security.seccomp_profiles {
+        let path = dir.join(format!("{name}.json"));
+        let temp = dir.join(format!(".{name}.json.tmp"));
+        let io_error = |source| StartupError::DataDir {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::write(&temp, &profile.json).map_err(io_error)?;
+        std::fs::rename(&temp, &path).map_err(io_error)?;
+    }
     Ok(())
 }
 

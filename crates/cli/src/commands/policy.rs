@@ -9,9 +9,10 @@ use super::load_config;
 pub enum PolicyCommand {
     /// Print a seccomp profile as the engine receives it.
     Seccomp {
-        /// Profile name; only `default` exists.
-        #[arg(long, default_value = "default")]
-        profile: String,
+        /// Profile name: default, enterprise or a custom one from the configuration
+        /// (default: security.seccomp_profile).
+        #[arg(long)]
+        profile: Option<String>,
     },
 }
 
@@ -19,11 +20,13 @@ pub fn run(config_path: Option<&Path>, command: PolicyCommand) -> anyhow::Result
     let config = load_config(config_path)?;
     match command {
         PolicyCommand::Seccomp { profile } => {
-            if profile != "default" {
-                bail!("unknown seccomp profile {profile:?}; the available profile is default");
-            }
-            let profile = cchub_policy::seccomp::profile(config.security.seccomp)?;
-            super::print_line(format_args!("{}", serde_json::to_string_pretty(&profile)?))?;
+            let name = profile.unwrap_or_else(|| config.security.seccomp_profile.clone());
+            let Some(compiled) = config.security.seccomp_profiles.get(&name) else {
+                let known: Vec<&str> = config.security.seccomp_profiles.keys().map(String::as_str).collect();
+                bail!("unknown seccomp profile {name:?}; available: {}", known.join(", "));
+            };
+            let parsed: serde_json::Value = serde_json::from_str(&compiled.json)?;
+            super::print_line(format_args!("{}", serde_json::to_string_pretty(&parsed)?))?;
         }
     }
     Ok(())

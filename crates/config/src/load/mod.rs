@@ -220,7 +220,15 @@ fn resolve(
 
     let (default_tier, tiers) = resolve_tiers(&raw.resources.tiers, env("CCHUB_DEFAULT_TIER").or(raw.resources.default_tier))?;
 
-    let security = resolve_security(&raw.security, raw.containers.tmp_size)?;
+    let security = resolve_security(&raw.security, raw.containers.tmp_size, base_dir)?;
+    for (name, tier) in &tiers {
+        if let Some(profile) = &tier.seccomp_profile {
+            if !security.seccomp_profiles.contains_key(profile) {
+                let known: Vec<&str> = security.seccomp_profiles.keys().map(String::as_str).collect();
+                return Err(ConfigError::invalid(format!("resources.tiers.{name}.seccomp_profile"), format!("{profile:?} is not a seccomp profile; use one of {}", known.join(", "))));
+            }
+        }
+    }
 
     let image = env("CCHUB_IMAGE").or(raw.containers.image).unwrap_or_else(|| "cchub-runtime:latest".into());
     if image.is_empty() || image.contains(char::is_whitespace) {
@@ -373,16 +381,33 @@ fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, Con
             Some(crate::raw::TokenBudget::Unlimited) => None,
             None => base.and_then(|b| b.monthly_tokens),
         },
+        seccomp_profile: raw.seccomp_profile.clone().or(base.and_then(|b| b.seccomp_profile.clone())),
     })
 }
 
-fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>) -> Result<SecuritySettings, ConfigError> {
+fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>, base_dir: &Path) -> Result<SecuritySettings, ConfigError> {
     let mut settings = SecuritySettings::default();
-    match raw.seccomp_profile.as_deref() {
-        None | Some("default") => {}
-        Some(other) => {
-            return Err(ConfigError::invalid("security.seccomp_profile", format!("{other:?} is not a known profile; use default")));
+    for (name, custom) in &raw.custom_seccomp_profiles {
+        let key = format!("security.custom_seccomp_profiles.{name}");
+        let valid_name = !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name || settings.seccomp_profiles.contains_key(name) {
+            return Err(ConfigError::invalid(&key, format!("{name:?} must be a new name of a-z, 0-9 and '-' (default and enterprise are built in)")));
         }
+        let flavor = cchub_policy::seccomp::Flavor::parse(custom.base.as_deref().unwrap_or("default"))
+            .ok_or_else(|| ConfigError::invalid(format!("{key}.base"), "must be default or enterprise"))?;
+        let path = absolute(Path::new(&custom.file), base_dir).map_err(|e| ConfigError::invalid(format!("{key}.file"), e.to_string()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::invalid(format!("{key}.file"), format!("cannot read {}: {e}", path.display())))?;
+        let profile = cchub_policy::seccomp::Allowlist::parse(&text)
+            .and_then(|list| cchub_policy::seccomp::compile_named(name, &list, flavor))
+            .map_err(|e| ConfigError::invalid(&key, format!("{}: {e}", path.display())))?;
+        settings.seccomp_profiles.insert(name.clone(), profile);
+    }
+    if let Some(profile) = &raw.seccomp_profile {
+        if !settings.seccomp_profiles.contains_key(profile) {
+            let known: Vec<&str> = settings.seccomp_profiles.keys().map(String::as_str).collect();
+            return Err(ConfigError::invalid("security.seccomp_profile", format!("{profile:?} is not a seccomp profile; use one of {}", known.join(", "))));
+        }
+        settings.seccomp_profile = profile.clone();
     }
     match raw.network_mode.as_deref() {
         None | Some("none") => {}

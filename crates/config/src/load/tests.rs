@@ -160,3 +160,45 @@ fn token_budgets_parse() {
     assert_eq!(tier("enterprise").monthly_tokens, None);
     assert!(error_of("resources:\n  tiers:\n    free: { monthly_tokens: lots }\n").contains("monthly_tokens"));
 }
+
+#[test]
+fn seccomp_profiles_are_chosen_per_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let custom = dir.path().join("strict.yaml");
+    std::fs::write(&custom, "groups:\n  - name: minimal\n    reason: test\n    syscalls: [read, write, exit_group, execve, brk, mmap, futex]\n").unwrap();
+    let yaml = format!(
+        "security:\n  seccomp_profile: enterprise\n  custom_seccomp_profiles:\n    strict: {{ file: {} }}\nresources:\n  tiers:\n    pro: {{ seccomp_profile: strict }}\n",
+        custom.display()
+    );
+    let config = load_yaml(&yaml, &no_env).unwrap();
+    assert_eq!(config.security.seccomp_profile, "enterprise");
+    assert_eq!(config.security.seccomp_profiles["strict"].allowed, 7);
+    let pro = &config.resources.tiers[&TierName::parse("pro").unwrap()];
+    assert_eq!(config.security.profile_for(pro).unwrap().name, "strict");
+    let free = &config.resources.tiers[&TierName::parse("free").unwrap()];
+    assert_eq!(config.security.profile_for(free).unwrap().name, "enterprise");
+}
+
+#[test]
+fn bad_seccomp_settings_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(&typo, "groups:\n  - name: g\n    reason: r\n    syscalls: [read, mountt]\n").unwrap();
+    let denied = dir.path().join("denied.yaml");
+    std::fs::write(&denied, "groups:\n  - name: g\n    reason: r\n    syscalls: [read, ptrace]\n").unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "groups: [").unwrap();
+    let cases = [
+        ("security:\n  seccomp_profile: unconfined\n".to_string(), "unconfined"),
+        ("resources:\n  tiers:\n    free: { seccomp_profile: nope }\n".to_string(), "resources.tiers.free.seccomp_profile"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", typo.display()), "mountt"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", denied.display()), "ptrace"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", broken.display()), "security.custom_seccomp_profiles.t"),
+        ("security:\n  custom_seccomp_profiles:\n    t: { file: /nonexistent.yaml }\n".to_string(), "/nonexistent.yaml"),
+        ("security:\n  custom_seccomp_profiles:\n    default: { file: /x.yaml }\n".to_string(), "built in"),
+    ];
+    for (yaml, needle) in cases {
+        let message = error_of(&yaml);
+        assert!(message.contains(needle), "{yaml}: {message}");
+    }
+}

@@ -5,6 +5,11 @@ use serde::Deserialize;
 use crate::PolicyError;
 
 const BUILTIN: &str = include_str!("allowlist.yaml");
+const KNOWN_SYSCALLS: &str = include_str!("syscalls_x86_64.txt");
+
+fn known_syscalls() -> BTreeSet<&'static str> {
+    KNOWN_SYSCALLS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+}
 
 /// A reviewed list of allowed syscalls, grouped by the purpose they serve.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +40,7 @@ impl Allowlist {
     }
 
     fn check_shape(&self) -> Result<(), PolicyError> {
+        let known = known_syscalls();
         let mut seen = BTreeSet::new();
         for group in &self.groups {
             if group.reason.trim().is_empty() {
@@ -49,9 +55,9 @@ impl Allowlist {
                     && name
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                if !well_formed {
+                if !well_formed || !known.contains(name.as_str()) {
                     return Err(PolicyError::InvalidSeccomp(format!(
-                        "group {:?} lists {name:?}, which is not a syscall name",
+                        "group {:?} lists {name:?}, which is not a Linux x86_64 syscall",
                         group.name
                     )));
                 }
@@ -66,12 +72,12 @@ impl Allowlist {
         Ok(())
     }
 
-    /// Fails if any call in `denied` is allowed by this list.
-    pub fn check_against(&self, denied: &[&str]) -> Result<(), PolicyError> {
+    /// Fails if any call in `forbidden` is listed; `why` ends the message.
+    pub fn check_against(&self, forbidden: &[&str], why: &str) -> Result<(), PolicyError> {
         for group in &self.groups {
-            if let Some(name) = group.syscalls.iter().find(|n| denied.contains(&n.as_str())) {
+            if let Some(name) = group.syscalls.iter().find(|n| forbidden.contains(&n.as_str())) {
                 return Err(PolicyError::InvalidSeccomp(format!(
-                    "group {:?} allows {name:?}, which cchub always denies",
+                    "group {:?} lists {name:?}, which cannot be allowed here: {why}",
                     group.name
                 )));
             }

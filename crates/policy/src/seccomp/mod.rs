@@ -1,8 +1,11 @@
-//! The seccomp profile given to every workspace container.
+//! The seccomp profiles given to workspace containers.
 //!
 //! The allowlist is data (`allowlist.yaml`, grouped by purpose with a reason per group);
-//! the argument-checked rules are code (`rules.rs`). [`profile_json`] compiles both into
-//! the JSON format the Docker Engine takes inline in `HostConfig.SecurityOpt`.
+//! the argument-checked rules are code (`rules.rs`). Two flavours exist: `default`, close
+//! to Docker's own default minus what an agent container does not need, and `enterprise`,
+//! which also refuses netlink sockets, allows only the plain Linux persona and asks the
+//! kernel to log denied calls. [`compile`] turns an allowlist and a flavour into the JSON
+//! the Docker Engine takes inline in `HostConfig.SecurityOpt`.
 
 mod allowlist;
 mod rules;
@@ -11,9 +14,10 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::{PolicyError, SeccompChoice};
+use crate::PolicyError;
 
 pub use allowlist::{Allowlist, SyscallGroup};
+pub use rules::RULE_MANAGED;
 
 /// Calls that must never be allowed: each one can break out of the container, reach the
 /// kernel's attack surface or change host-wide state. `compile` rejects an allowlist that
@@ -37,6 +41,24 @@ pub const EPERM: u32 = 1;
 /// errno returned for `clone3`, so that glibc falls back to `clone`, which is checked.
 pub const ENOSYS: u32 = 38;
 
+/// The set of argument rules and options a profile is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Default,
+    Enterprise,
+}
+
+impl Flavor {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "default" => Some(Flavor::Default),
+            "enterprise" => Some(Flavor::Enterprise),
+            _ => None,
+        }
+    }
+}
+
 /// A seccomp profile in the Docker / OCI JSON format.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -44,6 +66,9 @@ pub struct Profile {
     pub default_action: &'static str,
     pub default_errno_ret: u32,
     pub arch_map: Vec<ArchMap>,
+    /// Filter flags; engines that do not know the field ignore it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
     pub syscalls: Vec<Rule>,
 }
 
@@ -68,7 +93,8 @@ pub struct Rule {
     pub comment: Option<String>,
 }
 
-/// A condition on one syscall argument.
+/// A condition on one syscall argument. For `SCMP_CMP_MASKED_EQ`, `value` is the mask
+/// and `value_two` the expected result.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ArgCondition {
@@ -78,31 +104,21 @@ pub struct ArgCondition {
     pub op: &'static str,
 }
 
-/// Builds the profile for `choice`.
-pub fn profile(choice: SeccompChoice) -> Result<Profile, PolicyError> {
-    match choice {
-        SeccompChoice::Default => compile(&Allowlist::builtin()?),
-    }
+/// A named profile ready for the engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompiledProfile {
+    pub name: String,
+    pub flavor: Flavor,
+    /// Calls allowed without conditions.
+    pub allowed: usize,
+    /// Compact JSON, ready for `seccomp=<json>`.
+    pub json: String,
 }
 
-/// Builds the profile for `choice` as compact JSON, ready for `seccomp=<json>`.
-///
-/// The result is computed once per process: the allowlist is compiled into the binary,
-/// and every container spec needs the profile.
-pub fn profile_json(choice: SeccompChoice) -> Result<String, PolicyError> {
-    static DEFAULT: OnceLock<Result<String, PolicyError>> = OnceLock::new();
-    let compiled = match choice {
-        SeccompChoice::Default => DEFAULT.get_or_init(|| {
-            let profile = profile(choice)?;
-            serde_json::to_string(&profile).map_err(|err| PolicyError::InvalidSeccomp(err.to_string()))
-        }),
-    };
-    compiled.clone()
-}
-
-/// Compiles an allowlist plus the argument-checked rules into a profile.
-pub fn compile(allowlist: &Allowlist) -> Result<Profile, PolicyError> {
-    allowlist.check_against(DENIED)?;
+/// Compiles an allowlist plus the argument-checked rules of `flavor` into a profile.
+pub fn compile(allowlist: &Allowlist, flavor: Flavor) -> Result<Profile, PolicyError> {
+    allowlist.check_against(DENIED, "cchub always denies it")?;
+    allowlist.check_against(RULE_MANAGED, "it is governed by an argument rule")?;
 
     let mut syscalls = vec![Rule {
         names: allowlist.all_syscalls(),
@@ -111,7 +127,7 @@ pub fn compile(allowlist: &Allowlist) -> Result<Profile, PolicyError> {
         args: Vec::new(),
         comment: None,
     }];
-    syscalls.extend(rules::argument_rules());
+    syscalls.extend(rules::argument_rules(flavor));
     rules::check_no_repeated_index(&syscalls)?;
 
     Ok(Profile {
@@ -129,8 +145,35 @@ pub fn compile(allowlist: &Allowlist) -> Result<Profile, PolicyError> {
                 sub_architectures: Vec::new(),
             },
         ],
+        flags: match flavor {
+            Flavor::Default => Vec::new(),
+            Flavor::Enterprise => vec!["SECCOMP_FILTER_FLAG_LOG"],
+        },
         syscalls,
     })
+}
+
+/// Compiles and names a profile.
+pub fn compile_named(name: &str, allowlist: &Allowlist, flavor: Flavor) -> Result<CompiledProfile, PolicyError> {
+    let profile = compile(allowlist, flavor)?;
+    let json = serde_json::to_string(&profile).map_err(|err| PolicyError::InvalidSeccomp(err.to_string()))?;
+    Ok(CompiledProfile {
+        name: name.to_string(),
+        flavor,
+        allowed: allowlist.all_syscalls().len(),
+        json,
+    })
+}
+
+/// The built-in profile `name` (`default` or `enterprise`), compiled once per process.
+pub fn builtin(name: &str) -> Option<Result<CompiledProfile, PolicyError>> {
+    static DEFAULT: OnceLock<Result<CompiledProfile, PolicyError>> = OnceLock::new();
+    static ENTERPRISE: OnceLock<Result<CompiledProfile, PolicyError>> = OnceLock::new();
+    let (cell, flavor) = match Flavor::parse(name)? {
+        Flavor::Default => (&DEFAULT, Flavor::Default),
+        Flavor::Enterprise => (&ENTERPRISE, Flavor::Enterprise),
+    };
+    Some(cell.get_or_init(|| compile_named(name, &Allowlist::builtin()?, flavor)).clone())
 }
 
 #[cfg(test)]

@@ -2,40 +2,47 @@
 
 use std::collections::BTreeSet;
 
-use super::{ArgCondition, Rule, ENOSYS};
+use super::{ArgCondition, Flavor, Rule, ENOSYS};
 use crate::PolicyError;
 
 /// Every `CLONE_NEW*` flag: a clone with any of them set would create a namespace.
 pub const CLONE_NAMESPACE_FLAGS: u64 = 0x7E02_0000;
 
+/// Calls governed by the rules below; an allowlist must not name them.
+pub const RULE_MANAGED: &[&str] = &["clone", "clone3", "socket", "personality", "ioctl"];
+
 const AF_UNIX: u64 = 1;
 const AF_INET: u64 = 2;
 const AF_INET6: u64 = 10;
 const AF_NETLINK: u64 = 16;
+/// The socket type sits in the low bits of socket()'s second argument; SOCK_NONBLOCK and
+/// SOCK_CLOEXEC are higher flags.
+const SOCK_TYPE_MASK: u64 = 0xF;
+const SOCK_STREAM: u64 = 1;
+const SOCK_DGRAM: u64 = 2;
+/// Terminal requests that inject input into, or take over, another program's terminal.
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
 
-fn allow_if(name: &str, index: u32, op: &'static str, value: u64, value_two: u64, comment: &str) -> Rule {
+fn condition(index: u32, op: &'static str, value: u64, value_two: u64) -> ArgCondition {
+    ArgCondition { index, value, value_two, op }
+}
+
+fn allow(name: &str, args: Vec<ArgCondition>, comment: &str) -> Rule {
     Rule {
         names: vec![name.to_string()],
         action: "SCMP_ACT_ALLOW",
         errno_ret: None,
-        args: vec![ArgCondition {
-            index,
-            value,
-            value_two,
-            op,
-        }],
+        args,
         comment: Some(comment.to_string()),
     }
 }
 
-pub(super) fn argument_rules() -> Vec<Rule> {
+pub(super) fn argument_rules(flavor: Flavor) -> Vec<Rule> {
     let mut rules = vec![
-        allow_if(
+        allow(
             "clone",
-            0,
-            "SCMP_CMP_MASKED_EQ",
-            CLONE_NAMESPACE_FLAGS,
-            0,
+            vec![condition(0, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS, 0)],
             "threads and processes, but no CLONE_NEW* flag",
         ),
         Rule {
@@ -43,33 +50,50 @@ pub(super) fn argument_rules() -> Vec<Rule> {
             action: "SCMP_ACT_ERRNO",
             errno_ret: Some(ENOSYS),
             args: Vec::new(),
-            comment: Some(
-                "its flags live in memory seccomp cannot read; ENOSYS makes glibc fall back to clone".into(),
-            ),
+            comment: Some("its flags live in memory seccomp cannot read; ENOSYS makes glibc fall back to clone".into()),
         },
     ];
 
-    // One rule per family: conditions on the same argument inside one rule would be
-    // split by runc into separate rules anyway, which reads as a different policy.
-    for (family, name) in [
-        (AF_UNIX, "AF_UNIX"),
-        (AF_INET, "AF_INET"),
-        (AF_INET6, "AF_INET6"),
-        (AF_NETLINK, "AF_NETLINK: glibc's getifaddrs and the ip tool"),
-    ] {
-        rules.push(allow_if("socket", 0, "SCMP_CMP_EQ", family, 0, name));
+    // ioctl: every request except TIOCSTI and TIOCLINUX. "Not A and not B" would need two
+    // conditions on argument 1, which runc splits into rules that each allow on their own,
+    // so the allowed ranges are written out one rule each.
+    rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_LT", TIOCSTI, 0)], "requests below TIOCSTI"));
+    for request in TIOCSTI + 1..TIOCLINUX {
+        rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_EQ", request, 0)], "requests between TIOCSTI and TIOCLINUX"));
+    }
+    rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_GT", TIOCLINUX, 0)], "requests above TIOCLINUX"));
+
+    // socket: local sockets, and TCP or UDP over IPv4 and IPv6. Raw, packet, AF_ALG and
+    // AF_VSOCK sockets match no rule. Each rule names one family (argument 0) and one
+    // type (argument 1), so no rule repeats an index.
+    rules.push(allow("socket", vec![condition(0, "SCMP_CMP_EQ", AF_UNIX, 0)], "AF_UNIX"));
+    for (family, family_name) in [(AF_INET, "AF_INET"), (AF_INET6, "AF_INET6")] {
+        for (kind, kind_name) in [(SOCK_STREAM, "SOCK_STREAM"), (SOCK_DGRAM, "SOCK_DGRAM")] {
+            rules.push(allow(
+                "socket",
+                vec![condition(0, "SCMP_CMP_EQ", family, 0), condition(1, "SCMP_CMP_MASKED_EQ", SOCK_TYPE_MASK, kind)],
+                &format!("{family_name} {kind_name}"),
+            ));
+        }
+    }
+    if flavor == Flavor::Default {
+        rules.push(allow("socket", vec![condition(0, "SCMP_CMP_EQ", AF_NETLINK, 0)], "AF_NETLINK: glibc's getifaddrs and the ip tool"));
     }
 
-    // personality(2) with the values programs use to query or set the default Linux
-    // persona; anything else could turn off address space randomisation.
-    for (persona, name) in [
-        (0x0, "PER_LINUX"),
-        (0x8, "PER_LINUX32"),
-        (0x20000, "PER_LINUX with UNAME26"),
-        (0x20008, "PER_LINUX32 with UNAME26"),
-        (0xffff_ffff, "query the current persona"),
-    ] {
-        rules.push(allow_if("personality", 0, "SCMP_CMP_EQ", persona, 0, name));
+    // personality(2): the values programs use to query or set the Linux persona; any
+    // other could turn off address space randomisation.
+    let personas: &[(u64, &str)] = match flavor {
+        Flavor::Default => &[
+            (0x0, "PER_LINUX"),
+            (0x8, "PER_LINUX32"),
+            (0x20000, "PER_LINUX with UNAME26"),
+            (0x20008, "PER_LINUX32 with UNAME26"),
+            (0xffff_ffff, "query the current persona"),
+        ],
+        Flavor::Enterprise => &[(0x0, "PER_LINUX"), (0xffff_ffff, "query the current persona")],
+    };
+    for (persona, name) in personas {
+        rules.push(allow("personality", vec![condition(0, "SCMP_CMP_EQ", *persona, 0)], name));
     }
     rules
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::tier::CPU_PERIOD_US;
-use crate::{seccomp, ByteSize, NetworkMode, PolicyError, SecuritySettings, Tier, TierName};
+use crate::{ByteSize, NetworkMode, PolicyError, SecuritySettings, Tier, TierName};
 
 /// uid and gid of the unprivileged `dev` user inside every workspace image.
 pub const CONTAINER_UID: u32 = 1000;
@@ -93,6 +93,8 @@ pub struct ContainerSpec {
     pub init: bool,
     pub no_new_privileges: bool,
     pub cap_drop: Vec<String>,
+    /// Name of the seccomp profile, and the profile itself.
+    pub seccomp_profile: String,
     pub seccomp_profile_json: String,
     pub apparmor_profile: Option<String>,
     pub network: NetworkMode,
@@ -140,6 +142,7 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
     input.tier.validate(input.tier_name.as_str())?;
     input.security.validate(false)?;
     check_user_root(&input.paths.root)?;
+    let seccomp = input.security.profile_for(input.tier)?;
 
     let mounts = vec![
         BindMount {
@@ -184,7 +187,8 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
         init: true,
         no_new_privileges: true,
         cap_drop: vec!["ALL".to_string()],
-        seccomp_profile_json: seccomp::profile_json(input.security.seccomp)?,
+        seccomp_profile: seccomp.name.clone(),
+        seccomp_profile_json: seccomp.json.clone(),
         apparmor_profile: input.security.apparmor_profile.clone(),
         network: input.security.network,
         ipc_mode: "private".to_string(),
