@@ -32,6 +32,12 @@ enum Command {
     /// Print the sandbox policy.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Check the deployment against the security checklist (non-zero exit on any FAIL).
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
             Command::User(command) => commands::user::run(cli.config.as_deref(), command).await,
             Command::Image(command) => commands::image::run(cli.config.as_deref(), command).await,
             Command::Policy(command) => commands::policy::run(cli.config.as_deref(), command),
+            Command::Doctor { json } => commands::doctor::run_doctor(cli.config.as_deref(), json).await,
         }
     });
     match result {

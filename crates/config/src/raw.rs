@@ -25,6 +25,9 @@ pub struct RawConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RawServer {
     pub listen: Option<String>,
+    /// The address users reach the hub at, such as `https://cchub.example.com` behind a
+    /// TLS reverse proxy.
+    pub public_url: Option<String>,
     pub max_json_body: Option<ByteSize>,
     pub max_file_size: Option<ByteSize>,
     pub max_upload_size: Option<ByteSize>,

@@ -51,7 +51,7 @@ pub struct SetArgs {
 
 pub async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
-    check_database(&config, matches!(command, UserCommand::Add { .. }))?;
+    super::check_database(&config, matches!(command, UserCommand::Add { .. }))?;
     config.layout().ensure().context("cannot prepare the data directory")?;
     let store = Store::open(config.database.url.expose(), 2).await.context("cannot open the database")?;
     let result = match command {
@@ -61,25 +61,6 @@ pub async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Re
     };
     store.close().await;
     result
-}
-
-/// Catches a command run in the wrong folder: without a configuration file the data
-/// directory is `./workspace`, and a new, empty database there would hide the real one.
-fn check_database(config: &cchub_config::Config, creating_user: bool) -> anyhow::Result<()> {
-    let url = config.database.url.expose();
-    let Some(path) = url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest)) else {
-        return Ok(());
-    };
-    if std::path::Path::new(path).exists() {
-        return Ok(());
-    }
-    if creating_user {
-        eprintln!("note: creating a new database at {path}; the hub must use the same data directory");
-        return Ok(());
-    }
-    bail!(
-        "no cchub database at {path}; run this in the folder where the hub runs, or give the hub's --config or CCHUB_DATA_DIR"
-    )
 }
 
 fn parse_tier(config: &cchub_config::Config, tier: &str) -> anyhow::Result<TierName> {

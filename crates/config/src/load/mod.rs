@@ -27,6 +27,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where users reach the hub, when a reverse proxy is in front.
+    pub public_url: Option<String>,
     /// Largest JSON request body the API accepts.
     pub max_json_body: ByteSize,
     /// Largest file the files API reads or writes in one request.
@@ -253,6 +255,7 @@ fn resolve(
         source,
         server: ServerConfig {
             listen,
+            public_url: raw.server.public_url.clone().map(|u| u.trim_end_matches('/').to_string()),
             max_json_body: raw.server.max_json_body.unwrap_or(ByteSize::mib(1)),
             max_file_size: raw.server.max_file_size.unwrap_or(ByteSize::mib(16)),
             max_upload_size: raw.server.max_upload_size.unwrap_or(ByteSize::gib(1)),

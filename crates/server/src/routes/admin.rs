@@ -167,6 +167,16 @@ pub async fn reset_password(State(state): State<AppState>, ip: ClientIp, AdminUs
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /api/admin/doctor`: the security checklist, as `cchub doctor --json` prints it.
+pub async fn doctor(State(state): State<AppState>, AdminUser(_): AdminUser) -> Json<crate::doctor::Report> {
+    let context = crate::doctor::DoctorContext {
+        config: &state.config,
+        store: &state.store,
+        runtime: state.workspaces.runtime(),
+    };
+    Json(crate::doctor::run(&context).await)
+}
+
 /// `GET /api/admin/audit?action=&actor=&limit=`
 pub async fn audit(State(state): State<AppState>, AdminUser(_): AdminUser, ApiQuery(query): ApiQuery<AuditQuery>) -> ApiResult<Json<Vec<AuditRecord>>> {
     let limit = query.limit.unwrap_or(200);

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
         .route("/api/admin/users/{id}/password", post(admin::reset_password))
         .route("/api/admin/audit", get(admin::audit))
+        .route("/api/admin/doctor", get(admin::doctor))
         .route("/api/admin/model-key", get(model::status).put(model::set).delete(model::delete))
         .route("/api/admin/usage", get(model::usage))
         .route("/api/sessions", get(sessions::list))
