@@ -4,6 +4,7 @@
 //! tier and the security settings, and unit-tested here. Nothing in this crate does I/O:
 //! the runtime crate turns a [`ContainerSpec`] into engine calls.
 
+pub mod apparmor;
 mod error;
 pub mod seccomp;
 mod security;

@@ -18,6 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{info, warn};
 
 use crate::agent::RunRegistry;
+use crate::workspace::apparmor;
 use crate::auth::{AuthService, JwtKeys, LoginLimiter};
 use crate::error::ApiError;
 use crate::state::{AppInner, AppState};
@@ -52,7 +53,8 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartupError> {
+        config.security.apparmor_profile = apparmor::prepare(&config);
         let config = Arc::new(config);
         let layout = config.layout();
         layout.ensure().map_err(|source| StartupError::DataDir {

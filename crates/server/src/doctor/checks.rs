@@ -123,8 +123,17 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
 }
 
 pub fn apparmor(config: &cchub_config::Config) -> Check {
-    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|v| v.trim() == "Y").unwrap_or(false);
-    match (enabled, &config.security.apparmor_profile) {
+    let enabled = crate::workspace::apparmor::host_supports_apparmor();
+    // The hub applies its generated profile when none is configured.
+    let effective = config
+        .security
+        .apparmor_profile
+        .clone()
+        .or_else(|| enabled.then(|| cchub_policy::apparmor::PROFILE_NAME.to_string()));
+    match (enabled, &effective) {
+        (true, Some(profile)) if !crate::workspace::apparmor::profile_loaded(profile) => {
+            check("apparmor", "AppArmor loaded and applied", Status::Fail, format!("{profile} is not loaded in the kernel; containers will not start"))
+        }
         (true, Some(profile)) => check("apparmor", "AppArmor loaded and applied", Status::Pass, format!("the host enforces AppArmor; containers get {profile}")),
         (true, None) => check("apparmor", "AppArmor loaded and applied", Status::Warn, "the host supports AppArmor but security.apparmor_profile is not set; containers get the engine's default profile"),
         (false, Some(profile)) => check(

@@ -2,6 +2,7 @@
 
 mod activity;
 mod agent_settings;
+pub mod apparmor;
 mod dirs;
 pub mod disk;
 mod kill;

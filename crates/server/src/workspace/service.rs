@@ -222,6 +222,12 @@ impl WorkspaceService {
             .await
             .map_err(|e| ApiError::internal("creating the gateway socket", e))?;
         let spec = self.spec_for(user)?;
+        if let Some(profile) = &spec.apparmor_profile {
+            if super::apparmor::host_supports_apparmor() && !super::apparmor::profile_loaded(profile) {
+                warn!(user_id = user.id, profile = %profile, "refusing to start a container whose AppArmor profile is not loaded");
+                return Err(ApiError::unavailable("apparmor_profile_missing", format!("the AppArmor profile {profile} is not loaded; an administrator must load it (see cchub doctor)")));
+            }
+        }
         let outcome = self.workspaces.ensure_running(&spec).await.map_err(runtime_error)?;
 
         self.store
