@@ -43,8 +43,15 @@ async fn malformed_requests_get_json_errors() {
         (Method::DELETE, "/api/me", Some(&admin), json_type, Vec::new(), "wrong method"),
     ];
     for (method, path, token, content_type, body, what) in cases {
-        let (status, text) = hub.raw(method, path, token, content_type, body).await.unwrap();
-        assert_json_error(status, &text, what);
+        match hub.raw(method, path, token, content_type, body).await {
+            Ok((status, text)) => {
+                assert_json_error(status, &text, what);
+            }
+            // The hub answers 413 as soon as it sees the length and closes the connection,
+            // which can reset a client still sending; that too is a refusal.
+            Err(err) if what == "oversized body" => println!("oversized body: connection closed early ({err})"),
+            Err(err) => panic!("{what}: {err}"),
+        }
     }
 
     let path_cases = ["..", "../x", "/etc/passwd", "a%00b", "%2e%2e%2f", "x/../../y"];
