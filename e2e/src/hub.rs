@@ -223,6 +223,14 @@ impl TestHub {
         exec_in_container(&self.runtime, &self.container_name(session.user_id), script).await
     }
 
+    /// Runs a bash script (for bash features such as /dev/tcp) in the user's container.
+    pub async fn exec_bash(&self, session: &Session, script: &str) -> anyhow::Result<(i64, String)> {
+        let path = format!("/tmp/cchub-test-{:08x}.sh", rand::thread_rng().gen::<u32>());
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, script);
+        let wrapper = format!("echo {encoded} | base64 -d > {path} && bash {path}; code=$?; rm -f {path}; exit $code");
+        self.exec(session, &wrapper).await
+    }
+
     /// Returns the container spec the hub's policy decides for a user now.
     pub async fn workspace_spec(&self, session: &Session) -> anyhow::Result<cchub_policy::ContainerSpec> {
         let user = self.state.store.user_by_id(session.user_id).await?.context("user not found")?;
@@ -283,7 +291,8 @@ impl Drop for TestHub {
     }
 }
 
-/// Removes the containers of a test instance with the docker CLI; Drop cannot await.
+/// Removes the containers and networks of a test instance with the docker CLI; Drop
+/// cannot await.
 fn remove_instance_containers(instance: &str) {
     let listed = std::process::Command::new("docker")
         .args(["ps", "-aq", "--filter", &format!("label=cchub.instance={instance}")])
@@ -292,6 +301,15 @@ fn remove_instance_containers(instance: &str) {
         let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout).split_whitespace().map(str::to_string).collect();
         if !ids.is_empty() {
             let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+        }
+    }
+    let networks = std::process::Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &format!("label=cchub.instance={instance}")])
+        .output();
+    if let Ok(networks) = networks {
+        let ids: Vec<String> = String::from_utf8_lossy(&networks.stdout).split_whitespace().map(str::to_string).collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&ids).output();
         }
     }
 }

@@ -20,7 +20,9 @@ async fn malformed_requests_get_json_errors() {
     let admin = hub.admin.access.clone();
     let json_type = "application/json";
 
-    let cases: Vec<(Method, &str, Option<&str>, &str, Vec<u8>, &str)> = vec![
+    // (method, path, token, content type, body, what is wrong)
+    type Case<'a> = (Method, &'a str, Option<&'a str>, &'a str, Vec<u8>, &'a str);
+    let cases: Vec<Case> = vec![
         (Method::POST, "/api/auth/login", None, json_type, b"{not json".to_vec(), "malformed JSON"),
         (Method::POST, "/api/auth/login", None, json_type, br#"{"username":"a"}"#.to_vec(), "missing field"),
         (Method::POST, "/api/auth/login", None, json_type, br#"{"username":"a","password":"b","extra":1}"#.to_vec(), "unknown field"),

@@ -105,6 +105,10 @@ pub struct RawTier {
     pub monthly_tokens: Option<TokenBudget>,
     #[serde(alias = "seccompProfile")]
     pub seccomp_profile: Option<String>,
+    #[serde(alias = "networkMode")]
+    pub network_mode: Option<String>,
+    #[serde(alias = "egressAllowlist")]
+    pub egress_allowlist: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +155,9 @@ pub struct RawSecurity {
     #[serde(alias = "allowPrivileged")]
     pub allow_privileged: Option<bool>,
     pub network_mode: Option<String>,
-    /// Accepted for compatibility: isolation is always on (network mode `none`).
+    /// IPv4 block the per-user internal networks are carved from.
+    pub internal_subnet_pool: Option<String>,
+    /// Accepted for compatibility: `false` is rejected; use `network_mode: bridge`.
     #[serde(alias = "enableNetworkIsolation")]
     pub enable_network_isolation: Option<bool>,
 }

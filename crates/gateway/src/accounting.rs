@@ -26,6 +26,8 @@ pub enum Refusal {
 pub trait Accounting: Send + Sync + 'static {
     async fn admit(&self, user_id: i64) -> Result<(), Refusal>;
     async fn record(&self, user_id: i64, usage: Usage);
+    /// Notes an egress proxy decision; the default does nothing.
+    async fn egress(&self, _user_id: i64, _host: &str, _port: u16, _allowed: bool) {}
 }
 
 /// Admits everyone and records nothing, for tests of the forwarding alone.

@@ -10,6 +10,7 @@ mod accounting;
 mod error;
 mod forward;
 mod meter;
+mod proxy;
 mod socket;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ struct Inner {
     accounting: Arc<dyn Accounting>,
     client: reqwest::Client,
     listeners: Mutex<HashMap<i64, socket::Listener>>,
+    proxies: Mutex<HashMap<i64, proxy::ProxyListener>>,
 }
 
 /// Owner given to each socket so that the container's unprivileged user can connect.
@@ -68,6 +70,7 @@ impl Gateway {
                 accounting,
                 client,
                 listeners: Mutex::new(HashMap::new()),
+                proxies: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -89,10 +92,32 @@ impl Gateway {
         Ok(path)
     }
 
-    /// Stops serving user `user_id` and removes the socket file.
+    /// Stops serving user `user_id` and removes the socket files.
     pub fn close_socket(&self, user_id: i64) {
         let removed = self.inner.listeners.lock().expect("gateway listener map poisoned").remove(&user_id);
         drop(removed);
+        let proxy = self.inner.proxies.lock().expect("gateway proxy map poisoned").remove(&user_id);
+        drop(proxy);
+    }
+
+    /// Makes sure user `user_id` has an egress proxy socket in `dir` that allows exactly
+    /// `allowlist` (network mode `proxy`).
+    pub fn ensure_proxy_socket(&self, user_id: i64, dir: &Path, owner: Option<SocketOwner>, allowlist: Vec<String>) -> Result<PathBuf, GatewayError> {
+        let path = dir.join(cchub_policy::PROXY_SOCKET_NAME);
+        let mut proxies = self.inner.proxies.lock().expect("gateway proxy map poisoned");
+        if proxies.get(&user_id).is_some_and(|p| p.matches(&path, &allowlist)) {
+            return Ok(path);
+        }
+        proxies.remove(&user_id);
+        let listener = proxy::ProxyListener::bind(self.inner.accounting.clone(), user_id, &path, owner, allowlist)?;
+        proxies.insert(user_id, listener);
+        Ok(path)
+    }
+
+    /// Stops the egress proxy of user `user_id`, as when its tier no longer uses one.
+    pub fn close_proxy_socket(&self, user_id: i64) {
+        let proxy = self.inner.proxies.lock().expect("gateway proxy map poisoned").remove(&user_id);
+        drop(proxy);
     }
 
     /// Replaces the organisation key for every later request.

@@ -6,6 +6,7 @@
 
 pub mod apparmor;
 mod error;
+mod network;
 pub mod seccomp;
 mod security;
 mod size;
@@ -13,12 +14,13 @@ mod spec;
 mod tier;
 
 pub use error::PolicyError;
-pub use security::{NetworkMode, SecuritySettings};
+pub use network::{check_egress_entry, egress_allowed, InternalNetwork, NetworkMode, SubnetPool};
+pub use security::SecuritySettings;
 pub use size::ByteSize;
 pub use spec::{
     build_container_spec, container_name, BindMount, ContainerSpec, ResourceLimits, SpecInput, UserPaths,
     CONTAINER_GID, CONTAINER_HOME, CONTAINER_UID, CONTAINER_WORKSPACE, GATEWAY_MOUNT,
-    GATEWAY_RELAY_PORT, GATEWAY_SOCKET_NAME, LABEL_INSTANCE, PLACEHOLDER_API_KEY, LABEL_MANAGED, LABEL_SPEC_HASH, LABEL_TIER,
+    GATEWAY_RELAY_PORT, GATEWAY_SOCKET_NAME, PROXY_RELAY_PORT, PROXY_SOCKET_NAME, LABEL_INSTANCE, PLACEHOLDER_API_KEY, LABEL_MANAGED, LABEL_SPEC_HASH, LABEL_TIER,
     LABEL_USER_ID, LABEL_USER_NAME,
 };
 pub use tier::{default_tiers, Tier, TierName};

@@ -1,27 +1,11 @@
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::network::{NetworkMode, SubnetPool};
 use crate::seccomp::CompiledProfile;
 
 use crate::PolicyError;
-
-/// How a user's container reaches the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// Only a loopback interface; the model is reached through the gateway socket.
-    #[default]
-    None,
-}
-
-impl NetworkMode {
-    pub fn as_docker_mode(self) -> &'static str {
-        match self {
-            NetworkMode::None => "none",
-        }
-    }
-}
 
 /// The security settings from the configuration that shape every container.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,7 +17,10 @@ pub struct SecuritySettings {
     pub seccomp_profiles: BTreeMap<String, CompiledProfile>,
     /// AppArmor profile name; `None` leaves the engine's default in place.
     pub apparmor_profile: Option<String>,
+    /// Network mode of tiers that name none.
     pub network: NetworkMode,
+    /// Where per-user internal networks get their addresses.
+    pub internal_subnet_pool: SubnetPool,
     /// Size of the in-memory `/tmp`.
     pub tmp_size: crate::ByteSize,
 }
@@ -50,6 +37,7 @@ impl Default for SecuritySettings {
             seccomp_profiles: ["default", "enterprise"].into_iter().map(|n| (n.to_string(), builtin(n))).collect(),
             apparmor_profile: None,
             network: NetworkMode::None,
+            internal_subnet_pool: SubnetPool::default(),
             tmp_size: crate::ByteSize::mib(256),
         }
     }
@@ -57,6 +45,10 @@ impl Default for SecuritySettings {
 
 impl SecuritySettings {
     /// The profile for `tier`: its own, or the default one.
+    pub fn network_for(&self, tier: &crate::Tier) -> NetworkMode {
+        tier.network_mode.unwrap_or(self.network)
+    }
+
     pub fn profile_for(&self, tier: &crate::Tier) -> Result<&CompiledProfile, PolicyError> {
         let name = tier.seccomp_profile.as_deref().unwrap_or(&self.seccomp_profile);
         self.seccomp_profiles.get(name).ok_or_else(|| PolicyError::RejectedSetting {

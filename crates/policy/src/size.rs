@@ -94,7 +94,7 @@ impl fmt::Display for ByteSize {
     /// Prints the largest unit that divides the size exactly, so `parse(display(x)) == x`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, multiplier) in UNITS.iter().rev() {
-            if *multiplier > 1 && self.0 >= *multiplier && self.0 % multiplier == 0 {
+            if *multiplier > 1 && self.0 >= *multiplier && self.0.is_multiple_of(*multiplier) {
                 return write!(f, "{}{}", self.0 / multiplier, unit);
             }
         }

@@ -64,6 +64,11 @@ pub struct Tier {
     pub monthly_tokens: Option<u64>,
     /// Seccomp profile name; `None` uses `security.seccomp_profile`.
     pub seccomp_profile: Option<String>,
+    /// Network mode; `None` uses `security.network_mode`.
+    pub network_mode: Option<crate::NetworkMode>,
+    /// Hosts the `proxy` network mode lets containers reach: `host`, `host:port` or
+    /// `*.domain`.
+    pub egress_allowlist: Vec<String>,
 }
 
 /// CFS period used for every container; the quota is `cpu * CPU_PERIOD_US`.
@@ -132,6 +137,8 @@ pub fn default_tiers() -> BTreeMap<TierName, Tier> {
         max_runs,
         monthly_tokens,
         seccomp_profile: None,
+        network_mode: None,
+        egress_allowlist: Vec::new(),
     };
     BTreeMap::from([
         (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1, Some(2_000_000))),

@@ -39,7 +39,7 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         cap_drop: Some(spec.cap_drop.clone()),
         cap_add: Some(Vec::new()),
         security_opt: Some(spec.security_opt()),
-        network_mode: Some(spec.network.as_docker_mode().to_string()),
+        network_mode: Some(spec.network_name.clone()),
         ipc_mode: Some(spec.ipc_mode.clone()),
         tmpfs: Some(spec.tmpfs.clone().into_iter().collect()),
         mounts: Some(mounts),

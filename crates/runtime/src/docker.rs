@@ -79,6 +79,46 @@ impl ContainerRuntime for DockerRuntime {
         Ok(summaries.into_iter().map(ContainerInfo::from_summary).collect())
     }
 
+    async fn ensure_network(&self, network: &cchub_policy::InternalNetwork, instance: &str) -> Result<(), RuntimeError> {
+        match self.docker.inspect_network(&network.name, None).await {
+            Ok(_) => return Ok(()),
+            Err(err) if is_status(&err, 404) => {}
+            Err(err) => return Err(RuntimeError::engine("inspect network", &network.name, err)),
+        }
+        let request = bollard::models::NetworkCreateRequest {
+            name: network.name.clone(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            ipam: Some(bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(network.subnet.clone()),
+                    gateway: Some(network.gateway.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("com.docker.network.bridge.enable_icc".to_string(), "false".to_string()),
+                ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
+            ])),
+            labels: Some(HashMap::from([
+                (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_INSTANCE.to_string(), instance.to_string()),
+            ])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another request created it meanwhile.
+            Err(err) if is_status(&err, 409) => Ok(()),
+            Err(err) if is_status(&err, 403) && err.to_string().contains("overlaps") => Err(RuntimeError::SubnetOverlap {
+                network: network.name.clone(),
+                subnet: network.subnet.clone(),
+            }),
+            Err(err) => Err(RuntimeError::engine("create network", &network.name, err)),
+        }
+    }
+
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
         match self.docker.inspect_image(image).await {
             Ok(inspect) => Ok(inspect.id),

@@ -78,6 +78,10 @@ impl<R: ContainerRuntime> Workspaces<R> {
             .await?
             .ok_or_else(|| RuntimeError::ImageMissing { image: spec.image.clone() })?;
         let wanted_hash = spec.fingerprint();
+        if let Some(network) = &spec.internal_network {
+            let instance = spec.labels.get(cchub_policy::LABEL_INSTANCE).map(String::as_str).unwrap_or("cchub");
+            self.runtime.ensure_network(network, instance).await?;
+        }
 
         let action = match self.runtime.inspect(&spec.name).await? {
             Some(current) if current.spec_hash() == Some(wanted_hash.as_str()) && current.image_id == image_id => {

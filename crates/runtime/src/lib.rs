@@ -30,6 +30,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
     /// Every container carrying the cchub labels of hub `instance`.
     async fn list_managed(&self, instance: &str) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// Creates the user's internal network unless it exists: no route out, no traffic
+    /// between containers, labelled for hub `instance`.
+    async fn ensure_network(&self, network: &cchub_policy::InternalNetwork, instance: &str) -> Result<(), RuntimeError>;
     /// The id of `image`, or `None` when it is not present.
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError>;
     /// Creates the container; fails with [`RuntimeError::NameConflict`] when the name is taken.

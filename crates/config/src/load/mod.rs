@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use cchub_policy::{default_tiers, ByteSize, SecuritySettings, Tier, TierName};
+use cchub_policy::{check_egress_entry, default_tiers, ByteSize, NetworkMode, SecuritySettings, SubnetPool, Tier, TierName};
 
 use crate::env::expand_references;
 use crate::raw::{RawConfig, RawDatabase, RawTier};
@@ -385,6 +385,21 @@ fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, Con
             None => base.and_then(|b| b.monthly_tokens),
         },
         seccomp_profile: raw.seccomp_profile.clone().or(base.and_then(|b| b.seccomp_profile.clone())),
+        network_mode: match &raw.network_mode {
+            Some(text) => Some(NetworkMode::parse(text).ok_or_else(|| {
+                ConfigError::invalid(format!("{key}.network_mode"), format!("{text:?} is not none, proxy, internal or bridge"))
+            })?),
+            None => base.and_then(|b| b.network_mode),
+        },
+        egress_allowlist: match &raw.egress_allowlist {
+            Some(list) => {
+                for entry in list {
+                    check_egress_entry(entry).map_err(|m| ConfigError::invalid(format!("{key}.egress_allowlist"), m))?;
+                }
+                list.clone()
+            }
+            None => base.map(|b| b.egress_allowlist.clone()).unwrap_or_default(),
+        },
     })
 }
 
@@ -412,11 +427,12 @@ fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>, b
         }
         settings.seccomp_profile = profile.clone();
     }
-    match raw.network_mode.as_deref() {
-        None | Some("none") => {}
-        Some(other) => {
-            return Err(ConfigError::invalid("security.network_mode", format!("{other:?} is not supported; use none (egress only through the model gateway)")));
-        }
+    if let Some(text) = &raw.network_mode {
+        settings.network = NetworkMode::parse(text)
+            .ok_or_else(|| ConfigError::invalid("security.network_mode", format!("{text:?} is not none, proxy, internal or bridge")))?;
+    }
+    if let Some(pool) = &raw.internal_subnet_pool {
+        settings.internal_subnet_pool = SubnetPool::parse(pool).map_err(|e| ConfigError::invalid("security.internal_subnet_pool", e.to_string()))?;
     }
     if raw.enable_network_isolation == Some(false) {
         return Err(ConfigError::invalid("security.enable_network_isolation", "network isolation cannot be turned off; remove the key"));

@@ -202,3 +202,22 @@ fn bad_seccomp_settings_name_the_problem() {
         assert!(message.contains(needle), "{yaml}: {message}");
     }
 }
+
+#[test]
+fn network_modes_per_tier() {
+    let yaml = "security:\n  network_mode: proxy\n  internal_subnet_pool: 172.30.0.0/16\nresources:\n  tiers:\n    free: { egress_allowlist: [pypi.org, '*.npmjs.org'] }\n    pro: { network_mode: internal }\n";
+    let config = load_yaml(yaml, &no_env).unwrap();
+    let tier = |name: &str| config.resources.tiers[&TierName::parse(name).unwrap()].clone();
+    assert_eq!(config.security.network_for(&tier("free")), NetworkMode::Proxy);
+    assert_eq!(tier("free").egress_allowlist, ["pypi.org", "*.npmjs.org"]);
+    assert_eq!(config.security.network_for(&tier("pro")), NetworkMode::Internal);
+    assert_eq!(config.security.internal_subnet_pool.capacity(), 8192);
+    for (yaml, key) in [
+        ("security:\n  network_mode: host\n", "security.network_mode"),
+        ("resources:\n  tiers:\n    free: { network_mode: open }\n", "resources.tiers.free.network_mode"),
+        ("resources:\n  tiers:\n    free: { egress_allowlist: ['http://x'] }\n", "resources.tiers.free.egress_allowlist"),
+        ("security:\n  internal_subnet_pool: 10.0.0.1/8\n", "security.internal_subnet_pool"),
+    ] {
+        assert!(error_of(yaml).contains(key), "{yaml}");
+    }
+}

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::tier::CPU_PERIOD_US;
-use crate::{ByteSize, NetworkMode, PolicyError, SecuritySettings, Tier, TierName};
+use crate::{ByteSize, InternalNetwork, NetworkMode, PolicyError, SecuritySettings, Tier, TierName};
 
 /// uid and gid of the unprivileged `dev` user inside every workspace image.
 pub const CONTAINER_UID: u32 = 1000;
@@ -17,6 +17,10 @@ pub const GATEWAY_MOUNT: &str = "/run/cchub";
 pub const GATEWAY_SOCKET_NAME: &str = "model.sock";
 /// Loopback port inside the container where the entrypoint relays to the gateway socket.
 pub const GATEWAY_RELAY_PORT: u16 = 4141;
+/// Socket of the egress proxy (network mode `proxy`), next to the gateway socket.
+pub const PROXY_SOCKET_NAME: &str = "proxy.sock";
+/// Loopback port inside the container where the entrypoint relays to the proxy socket.
+pub const PROXY_RELAY_PORT: u16 = 4142;
 
 pub const LABEL_MANAGED: &str = "cchub.managed";
 /// Which hub owns the container, so that several hubs can share one engine.
@@ -98,6 +102,10 @@ pub struct ContainerSpec {
     pub seccomp_profile_json: String,
     pub apparmor_profile: Option<String>,
     pub network: NetworkMode,
+    /// The engine's network mode value: `none`, `bridge` or the user's network name.
+    pub network_name: String,
+    /// The user's own network, for mode `internal`.
+    pub internal_network: Option<InternalNetwork>,
     pub ipc_mode: String,
     pub tmpfs: BTreeMap<String, String>,
     pub mounts: Vec<BindMount>,
@@ -143,6 +151,11 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
     input.security.validate(false)?;
     check_user_root(&input.paths.root)?;
     let seccomp = input.security.profile_for(input.tier)?;
+    let network = input.security.network_for(input.tier);
+    let internal_network = match network {
+        NetworkMode::Internal => Some(input.security.internal_subnet_pool.network_for(input.instance, input.user_id)?),
+        _ => None,
+    };
 
     let mounts = vec![
         BindMount {
@@ -180,7 +193,7 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
         user: format!("{CONTAINER_UID}:{CONTAINER_GID}"),
         working_dir: CONTAINER_WORKSPACE.to_string(),
         entrypoint: vec!["/usr/local/bin/cchub-entrypoint".to_string()],
-        env: container_env(),
+        env: container_env(network),
         labels: labels.clone(),
         privileged: false,
         read_only_root: true,
@@ -190,7 +203,13 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
         seccomp_profile: seccomp.name.clone(),
         seccomp_profile_json: seccomp.json.clone(),
         apparmor_profile: input.security.apparmor_profile.clone(),
-        network: input.security.network,
+        network,
+        network_name: match (&internal_network, network) {
+            (Some(own), _) => own.name.clone(),
+            (None, NetworkMode::Bridge) => "bridge".to_string(),
+            (None, _) => "none".to_string(),
+        },
+        internal_network,
         ipc_mode: "private".to_string(),
         tmpfs: BTreeMap::from([(
             "/tmp".to_string(),
@@ -207,9 +226,9 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
     Ok(spec)
 }
 
-fn container_env() -> BTreeMap<String, String> {
+fn container_env(network: NetworkMode) -> BTreeMap<String, String> {
     let relay = format!("http://127.0.0.1:{GATEWAY_RELAY_PORT}");
-    [
+    let mut env: BTreeMap<String, String> = [
         ("HOME", CONTAINER_HOME),
         ("USER", "dev"),
         ("LOGNAME", "dev"),
@@ -230,7 +249,19 @@ fn container_env() -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    .collect();
+    if network == NetworkMode::Proxy {
+        let proxy = format!("http://127.0.0.1:{PROXY_RELAY_PORT}");
+        for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
+            env.insert(name.to_string(), proxy.clone());
+        }
+        // The model relay is local; everything else goes through the proxy.
+        env.insert("NO_PROXY".into(), "127.0.0.1,localhost".into());
+        env.insert("no_proxy".into(), "127.0.0.1,localhost".into());
+        env.insert("CCHUB_PROXY_SOCKET".into(), format!("{GATEWAY_MOUNT}/{PROXY_SOCKET_NAME}"));
+        env.insert("CCHUB_PROXY_PORT".into(), PROXY_RELAY_PORT.to_string());
+    }
+    env
 }
 
 fn limits(tier: &Tier) -> ResourceLimits {

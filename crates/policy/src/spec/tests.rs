@@ -127,3 +127,44 @@ fn system_directories_are_not_user_roots() {
     }
     assert!(check_user_root(Path::new("/srv/cchub/users/1")).is_ok());
 }
+
+fn spec_with(mutate: impl FnOnce(&mut SecuritySettings, &mut Tier)) -> ContainerSpec {
+    let name = TierName::parse("free").unwrap();
+    let mut tier = default_tiers()[&name].clone();
+    let mut security = SecuritySettings::default();
+    mutate(&mut security, &mut tier);
+    let paths = paths();
+    build_container_spec(&SpecInput {
+        instance: "cchub",
+        user_id: 7,
+        user_name: "alice",
+        tier_name: &name,
+        tier: &tier,
+        security: &security,
+        image: "cchub-runtime:latest",
+        paths: &paths,
+    })
+    .unwrap()
+}
+
+#[test]
+fn network_modes_reach_the_spec() {
+    let none = spec_with(|_, _| {});
+    assert_eq!(none.network_name, "none");
+    assert!(none.internal_network.is_none());
+    assert!(!none.env.contains_key("HTTPS_PROXY"));
+
+    let proxy = spec_with(|security, _| security.network = NetworkMode::Proxy);
+    assert_eq!(proxy.network_name, "none", "the proxy mode keeps no interface but lo");
+    assert_eq!(proxy.env["HTTPS_PROXY"], "http://127.0.0.1:4142");
+    assert_eq!(proxy.env["CCHUB_PROXY_SOCKET"], "/run/cchub/proxy.sock");
+
+    let internal = spec_with(|_, tier| tier.network_mode = Some(NetworkMode::Internal));
+    let network = internal.internal_network.clone().unwrap();
+    assert_eq!(internal.network_name, "cchub-user-7-net");
+    assert_eq!(network.subnet, "10.128.0.56/29");
+
+    let bridge = spec_with(|security, _| security.network = NetworkMode::Bridge);
+    assert_eq!(bridge.network_name, "bridge");
+    assert_ne!(bridge.fingerprint(), none.fingerprint());
+}

@@ -82,8 +82,22 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             }
         }
         let mode = host.network_mode.clone().unwrap_or_default();
-        if mode != config.security.network.as_docker_mode() {
-            network_problems.push(format!("{name}: network {mode}"));
+        if let (Some(tier), Some(user)) = (&tier, &user) {
+            let expected = match config.security.network_for(tier) {
+                cchub_policy::NetworkMode::Internal => config
+                    .security
+                    .internal_subnet_pool
+                    .network_for(&config.containers.instance, user.id)
+                    .map(|n| n.name)
+                    .unwrap_or_default(),
+                cchub_policy::NetworkMode::Bridge => "bridge".to_string(),
+                _ => "none".to_string(),
+            };
+            if mode != expected {
+                network_problems.push(format!("{name}: network {mode}, tier wants {expected}"));
+            }
+        } else if mode != "none" {
+            network_problems.push(format!("{name}: network {mode} for a container of no known user"));
         }
     }
 
@@ -117,7 +131,7 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             "network",
             "Network mode as configured",
             if network_problems.is_empty() { Status::Pass } else { Status::Fail },
-            summary(&network_problems, format!("every container uses network {}", config.security.network.as_docker_mode())),
+            summary(&network_problems, format!("every container uses its tier's network mode (default {})", config.security.network.as_str())),
         ),
     ]
 }

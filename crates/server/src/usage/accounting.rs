@@ -42,6 +42,21 @@ impl Accounting for StoreAccounting {
         }
     }
 
+    async fn egress(&self, user_id: i64, host: &str, port: u16, allowed: bool) {
+        let actor = self.store.user_by_id(user_id).await.ok().flatten().map(|u| u.username.to_string());
+        let event = cchub_store::AuditEvent {
+            actor_id: Some(user_id),
+            actor,
+            action: if allowed { "egress.allow" } else { "egress.deny" },
+            target: Some(format!("{host}:{port}")),
+            outcome: if allowed { "success" } else { "denied" },
+            ..Default::default()
+        };
+        if let Err(err) = self.store.record_audit(&event).await {
+            warn!(user_id, error = %err, "cannot record an egress decision");
+        }
+    }
+
     async fn record(&self, user_id: i64, usage: Usage) {
         let row = TokenUsage {
             requests: 1,

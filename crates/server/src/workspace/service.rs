@@ -2,12 +2,12 @@ use std::sync::Arc;
 
 use cchub_config::{Config, DataLayout, UserDirs};
 use cchub_gateway::{Gateway, SocketOwner};
-use cchub_policy::{build_container_spec, container_name, ByteSize, ContainerSpec, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
+use cchub_policy::{build_container_spec, container_name, ByteSize, ContainerSpec, NetworkMode, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
 
 use super::disk::{DiskMode, MountOutcome};
 use cchub_runtime::{ContainerInfo, ContainerRuntime, ContainerState, DockerRuntime, EnsureAction, EnsureOutcome, RuntimeError, Workspaces};
 use cchub_store::{AuditEvent, Store, User};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::dirs;
 use crate::error::ApiError;
@@ -37,6 +37,13 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
         ),
         RuntimeError::NotFound { container } => {
             ApiError::not_found("container_not_found", format!("container {container} does not exist; start the workspace again"))
+        }
+        RuntimeError::SubnetOverlap { .. } => {
+            error!(error = %err, "cannot create a user's internal network");
+            ApiError::unavailable(
+                "network_unavailable",
+                "the network of your workspace could not be created; an administrator must check security.internal_subnet_pool",
+            )
         }
         RuntimeError::Connect { .. } => {
             warn!(error = %err, "Docker Engine unreachable");
@@ -222,6 +229,7 @@ impl WorkspaceService {
             .await
             .map_err(|e| ApiError::internal("creating the gateway socket", e))?;
         let spec = self.spec_for(user)?;
+        self.sync_proxy(user, &spec, &dirs.run)?;
         if let Some(profile) = &spec.apparmor_profile {
             if super::apparmor::host_supports_apparmor() && !super::apparmor::profile_loaded(profile) {
                 warn!(user_id = user.id, profile = %profile, "refusing to start a container whose AppArmor profile is not loaded");
@@ -251,6 +259,24 @@ impl WorkspaceService {
             self.record(event).await;
         }
         Ok(outcome)
+    }
+
+    /// Gives the user an egress proxy socket when the container's network mode is
+    /// `proxy`, with the tier's allowlist, and removes it otherwise.
+    fn sync_proxy(&self, user: &User, spec: &ContainerSpec, run_dir: &std::path::Path) -> Result<(), ApiError> {
+        if spec.network != NetworkMode::Proxy {
+            self.gateway.close_proxy_socket(user.id);
+            return Ok(());
+        }
+        let allowlist = TierName::parse(&user.tier)
+            .ok()
+            .and_then(|t| self.config.resources.tier(&t))
+            .map(|t| t.egress_allowlist.clone())
+            .unwrap_or_default();
+        self.gateway
+            .ensure_proxy_socket(user.id, run_dir, self.socket_owner(), allowlist)
+            .map(|_| ())
+            .map_err(|e| ApiError::internal("creating the egress proxy socket", e))
     }
 
     pub async fn stop(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
@@ -324,6 +350,11 @@ impl WorkspaceService {
                 let dirs = self.user_dirs(user_id);
                 if let Err(err) = self.gateway.ensure_socket(user_id, &dirs.run, self.socket_owner()).await {
                     warn!(container = %container.name, error = %err, "cannot restore the gateway socket");
+                }
+                if let Ok(spec) = self.spec_for(&user) {
+                    if let Err(err) = self.sync_proxy(&user, &spec, &dirs.run) {
+                        warn!(container = %container.name, code = err.code, "cannot restore the egress proxy socket");
+                    }
                 }
             }
             adopted += 1;

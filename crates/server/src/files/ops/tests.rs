@@ -92,7 +92,7 @@ fn symlinks_inside_the_tree_work() {
 #[test]
 fn fifo_does_not_hang() {
     let f = fixture();
-    rustix::fs::mknodat(rustix::fs::CWD, &f.workspace.join("pipe"), rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o644), 0).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, f.workspace.join("pipe"), rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o644), 0).unwrap();
     let err = read_file(&f.workspace, &path("pipe"), 1024).unwrap_err();
     assert!(matches!(err, FileError::NotRegular(_)), "{err:?}");
 }

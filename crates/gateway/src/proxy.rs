@@ -1,0 +1,170 @@
+//! The egress proxy of network mode `proxy`: an HTTP CONNECT proxy on a second per-user
+//! socket that opens tunnels only to the hosts of the user's tier allowlist.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cchub_policy::egress_allowed;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::{Accounting, GatewayError, SocketOwner};
+
+/// Longest request head read before the tunnel opens.
+const MAX_HEAD: usize = 8 * 1024;
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct ProxyListener {
+    path: PathBuf,
+    allowlist: Vec<String>,
+    task: JoinHandle<()>,
+}
+
+impl ProxyListener {
+    pub(crate) fn bind(accounting: Arc<dyn Accounting>, user_id: i64, path: &Path, owner: Option<SocketOwner>, allowlist: Vec<String>) -> Result<Self, GatewayError> {
+        let socket_error = |source| GatewayError::Socket { path: path.to_path_buf(), source };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(socket_error(std::io::Error::other("a file that is not a socket is in the way")));
+            }
+            std::fs::remove_file(path).map_err(socket_error)?;
+        }
+        let listener = UnixListener::bind(path).map_err(socket_error)?;
+        match owner {
+            Some(owner) => {
+                std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid)).map_err(socket_error)?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(socket_error)?;
+            }
+            None => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(socket_error)?,
+        }
+        let list = Arc::new(allowlist.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let accounting = accounting.clone();
+                let list = list.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = serve(stream, user_id, &list, accounting.as_ref()).await {
+                        debug!(user_id, error = %err, "egress proxy connection ended with an error");
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            path: path.to_path_buf(),
+            allowlist,
+            task,
+        })
+    }
+
+    pub(crate) fn matches(&self, path: &Path, allowlist: &[String]) -> bool {
+        !self.task.is_finished() && self.path == path && self.allowlist == allowlist && path.exists()
+    }
+}
+
+impl Drop for ProxyListener {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn respond(stream: &mut UnixStream, status: &str, message: &str) -> std::io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{message}",
+        message.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Splits `host:port` or `[v6]:port`.
+fn split_target(target: &str) -> Option<(String, u16)> {
+    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:")?;
+        (host, port)
+    } else {
+        target.rsplit_once(':')?
+    };
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accounting: &dyn Accounting) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let read_head = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            if head.len() > MAX_HEAD {
+                return Err(std::io::Error::other("request head too long"));
+            }
+            let n = client.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(std::io::Error::other("closed before the request head ended"));
+            }
+            head.extend_from_slice(&chunk[..n]);
+        }
+        Ok(())
+    };
+    if tokio::time::timeout(HEAD_TIMEOUT, read_head).await.is_err() {
+        return respond(&mut client, "408 Request Timeout", "cchub proxy: the request head did not arrive in time\n").await;
+    }
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(head.len());
+    let leftover = head.split_off(end);
+    let text = String::from_utf8_lossy(&head).to_string();
+    let mut words = text.lines().next().unwrap_or_default().split_whitespace();
+    let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+
+    if method != "CONNECT" {
+        return respond(&mut client, "405 Method Not Allowed", "cchub proxy: only CONNECT tunnels are offered; use https:// addresses\n").await;
+    }
+    let Some((host, port)) = split_target(target) else {
+        return respond(&mut client, "400 Bad Request", "cchub proxy: the CONNECT target must be host:port\n").await;
+    };
+    let allowed = egress_allowed(allowlist, &host, port);
+    accounting.egress(user_id, &host, port, allowed).await;
+    if !allowed {
+        info!(user_id, host = %host, port, "egress denied");
+        let message = format!("cchub proxy: {host}:{port} is not in your tier's egress allowlist; ask your administrator\n");
+        return respond(&mut client, "403 Forbidden", &message).await;
+    }
+
+    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(upstream)) => upstream,
+        Ok(Err(err)) => {
+            warn!(user_id, host = %host, port, error = %err, "egress connect failed");
+            return respond(&mut client, "502 Bad Gateway", &format!("cchub proxy: cannot connect to {host}:{port}\n")).await;
+        }
+        Err(_) => return respond(&mut client, "504 Gateway Timeout", &format!("cchub proxy: {host}:{port} did not answer\n")).await,
+    };
+    info!(user_id, host = %host, port, "egress tunnel opened");
+    client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
+    let mut upstream = upstream;
+    if !leftover.is_empty() {
+        upstream.write_all(&leftover).await?;
+    }
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_target;
+
+    #[test]
+    fn targets_are_split() {
+        assert_eq!(split_target("pypi.org:443"), Some(("pypi.org".into(), 443)));
+        assert_eq!(split_target("[::1]:8443"), Some(("::1".into(), 8443)));
+        assert_eq!(split_target("pypi.org"), None);
+        assert_eq!(split_target("pypi.org:0"), None);
+        assert_eq!(split_target(":443"), None);
+    }
+}
