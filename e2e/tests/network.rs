@@ -47,7 +47,7 @@ async fn proxy_passes_listed_hosts_only() {
     let port = echo_server().await;
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some(format!(
-            "security:\n  network_mode: proxy\nresources:\n  tiers:\n    free: {{ egress_allowlist: ['127.0.0.1:{port}', '*.example.org'] }}\n"
+            "security:\n  network_mode: proxy\nresources:\n  tiers:\n    free: {{ egress_allowlist: ['127.0.0.1:{port}', 'localhost:{port}', '*.example.org'] }}\n"
         )),
         ..HubOptions::default()
     })
@@ -67,6 +67,9 @@ async fn proxy_passes_listed_hosts_only() {
         let (_, out) = hub.exec_bash(&wren, &connect_script(target, "x")).await.unwrap();
         assert!(out.starts_with("HTTP/1.1 403"), "{target}: {out}");
     }
+    // A listed name that leads to the hub's own host is refused all the same.
+    let (_, out) = hub.exec_bash(&wren, &connect_script(&format!("localhost:{port}"), "x")).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
     let (_, out) = hub.exec_bash(&wren, "exec 3<>/dev/tcp/127.0.0.1/4142; printf 'GET http://example.com/ HTTP/1.1\\r\\nHost: example.com\\r\\n\\r\\n' >&3; head -1 <&3").await.unwrap();
     assert!(out.starts_with("HTTP/1.1 405"), "{out}");
 
@@ -74,7 +77,7 @@ async fn proxy_passes_listed_hosts_only() {
     let (_, allowed) = hub.request(Method::GET, "/api/admin/audit?action=egress.allow", Some(&hub.admin.access), None).await.unwrap();
     let (_, denied) = hub.request(Method::GET, "/api/admin/audit?action=egress.deny", Some(&hub.admin.access), None).await.unwrap();
     assert_eq!(allowed.as_array().unwrap().len(), 1, "{allowed}");
-    assert_eq!(denied.as_array().unwrap().len(), 4, "{denied}");
+    assert_eq!(denied.as_array().unwrap().len(), 5, "{denied}");
     assert_eq!(allowed[0]["target"], format!("127.0.0.1:{port}"));
     assert_eq!(allowed[0]["actor"], "wren");
 }
@@ -128,4 +131,33 @@ async fn internal_networks_are_isolated() {
         let (_, out) = hub.exec_bash(&xan, &probe(address, hub_port)).await.unwrap();
         assert!(!out.contains("rc=0"), "the hub at {address}:{hub_port} must be unreachable: {out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_mode_works_and_the_doctor_warns() {
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some("resources:\n  tiers:\n    pro: { network_mode: bridge }\n".into()),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
+    let zed = hub.create_user("zed").await.unwrap();
+    let zed_id = hub.start_workspace(&zed).await.unwrap();
+    let inspect = hub.runtime.client().inspect_container(&zed_id, None::<InspectContainerOptions>).await.unwrap();
+    assert_eq!(inspect.host_config.unwrap().network_mode.as_deref(), Some("none"), "the free tier keeps none");
+
+    let (status, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
+    assert!(status.is_success(), "{report}");
+    let network = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "network").unwrap().clone();
+    assert_eq!(network["status"], "WARN", "{network}");
+    assert!(network["evidence"].as_str().unwrap().contains("pro"), "{network}");
+
+    let path = format!("/api/admin/users/{}", zed.user_id);
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
+    assert!(status.is_success(), "{body}");
+    let zed_id = hub.start_workspace(&zed).await.unwrap();
+    let inspect = hub.runtime.client().inspect_container(&zed_id, None::<InspectContainerOptions>).await.unwrap();
+    assert_eq!(inspect.host_config.unwrap().network_mode.as_deref(), Some("bridge"));
+    let (_, out) = hub.exec(&zed, "ls /sys/class/net").await.unwrap();
+    assert!(out.split_whitespace().any(|i| i == "eth0"), "{out}");
 }

@@ -1,6 +1,7 @@
 //! The egress proxy of network mode `proxy`: an HTTP CONNECT proxy on a second per-user
 //! socket that opens tunnels only to the hosts of the user's tier allowlist.
 
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -129,15 +130,22 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
     let Some((host, port)) = split_target(target) else {
         return respond(&mut client, "400 Bad Request", "cchub proxy: the CONNECT target must be host:port\n").await;
     };
-    let allowed = egress_allowed(allowlist, &host, port);
-    accounting.egress(user_id, &host, port, allowed).await;
-    if !allowed {
+    if !egress_allowed(allowlist, &host, port) {
+        accounting.egress(user_id, &host, port, false).await;
         info!(user_id, host = %host, port, "egress denied");
         let message = format!("cchub proxy: {host}:{port} is not in your tier's egress allowlist; ask your administrator\n");
         return respond(&mut client, "403 Forbidden", &message).await;
     }
-
-    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port))).await {
+    let addresses = match resolve(&host, port).await {
+        Ok(addresses) => addresses,
+        Err(message) => {
+            accounting.egress(user_id, &host, port, false).await;
+            warn!(user_id, host = %host, port, reason = %message, "egress refused after resolution");
+            return respond(&mut client, "403 Forbidden", &format!("cchub proxy: {message}\n")).await;
+        }
+    };
+    accounting.egress(user_id, &host, port, true).await;
+    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addresses.as_slice())).await {
         Ok(Ok(upstream)) => upstream,
         Ok(Err(err)) => {
             warn!(user_id, host = %host, port, error = %err, "egress connect failed");
@@ -155,9 +163,43 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
     Ok(())
 }
 
+/// The addresses to connect to for an allowed target. An address literal was listed as
+/// such and is used as given. A name must not lead to the host itself or to link-local
+/// addresses (cloud metadata): a listed domain whose records point there, by mistake or
+/// by rebinding, is refused. Private ranges stay reachable for internal mirrors.
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let lookup = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port))).await;
+    let addresses: Vec<SocketAddr> = match lookup {
+        Ok(Ok(found)) => found.collect(),
+        Ok(Err(err)) => return Err(format!("cannot resolve {host}: {err}")),
+        Err(_) => return Err(format!("resolving {host} took too long")),
+    };
+    if addresses.is_empty() {
+        return Err(format!("{host} has no address"));
+    }
+    match addresses.iter().find(|a| is_host_local(a.ip())) {
+        Some(local) => Err(format!("{host} resolves to {}, a loopback or link-local address; list the address itself if it is meant", local.ip())),
+        None => Ok(addresses),
+    }
+}
+
+fn is_host_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => {
+            let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
+            let mapped_local = v6.to_ipv4_mapped().is_some_and(|v4| is_host_local(IpAddr::V4(v4)));
+            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || link_local || mapped_local
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split_target;
+    use super::{is_host_local, split_target};
 
     #[test]
     fn targets_are_split() {
@@ -166,5 +208,22 @@ mod tests {
         assert_eq!(split_target("pypi.org"), None);
         assert_eq!(split_target("pypi.org:0"), None);
         assert_eq!(split_target(":443"), None);
+    }
+
+    #[test]
+    fn host_local_addresses_are_recognised() {
+        for local in ["127.0.0.1", "127.9.9.9", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "::ffff:127.0.0.1", "224.0.0.1"] {
+            assert!(is_host_local(local.parse().unwrap()), "{local}");
+        }
+        for remote in ["151.101.0.223", "10.1.2.3", "2a04:4e42::223"] {
+            assert!(!is_host_local(remote.parse().unwrap()), "{remote}");
+        }
+    }
+
+    #[tokio::test]
+    async fn names_that_lead_home_are_refused() {
+        let refused = super::resolve("localhost", 443).await.unwrap_err();
+        assert!(refused.contains("loopback"), "{refused}");
+        assert_eq!(super::resolve("127.0.0.1", 443).await.unwrap(), ["127.0.0.1:443".parse().unwrap()]);
     }
 }

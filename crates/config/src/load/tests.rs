@@ -221,3 +221,13 @@ fn network_modes_per_tier() {
         assert!(error_of(yaml).contains(key), "{yaml}");
     }
 }
+
+#[test]
+fn shipped_example_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/cchub.example.yml");
+    let config = Config::load(Some(&path), &no_env).unwrap();
+    let free = &config.resources.tiers[&TierName::parse("free").unwrap()];
+    assert_eq!(config.security.network_for(free), NetworkMode::None);
+    assert_eq!(config.resources.tiers.len(), 3);
+    assert_eq!(config.security.internal_subnet_pool.capacity(), 1 << 20);
+}

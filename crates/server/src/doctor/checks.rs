@@ -127,13 +127,33 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             if limit_mismatches.is_empty() { Status::Pass } else { Status::Warn },
             summary(&limit_mismatches, format!("{inspected} checked")),
         ),
-        check(
-            "network",
-            "Network mode as configured",
-            if network_problems.is_empty() { Status::Pass } else { Status::Fail },
-            summary(&network_problems, format!("every container uses its tier's network mode (default {})", config.security.network.as_str())),
-        ),
+        network_check(config, &network_problems),
     ]
+}
+
+/// Fails on a container whose network differs from its tier's; warns while any tier uses
+/// `bridge`, the mode in which containers reach the internet and each other.
+fn network_check(config: &cchub_config::Config, problems: &[String]) -> Check {
+    let title = "Network mode as configured";
+    if !problems.is_empty() {
+        return check("network", title, Status::Fail, problems.join("; "));
+    }
+    let bridged: Vec<&str> = config
+        .resources
+        .tiers
+        .iter()
+        .filter(|(_, tier)| config.security.network_for(tier) == cchub_policy::NetworkMode::Bridge)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if bridged.is_empty() {
+        let evidence = format!("every container uses its tier's network mode (default {})", config.security.network.as_str());
+        return check("network", title, Status::Pass, evidence);
+    }
+    let evidence = format!(
+        "tier(s) {} use bridge: their containers reach the internet, the host's published ports and each other; prefer proxy or internal",
+        bridged.join(", ")
+    );
+    check("network", title, Status::Warn, evidence)
 }
 
 pub fn apparmor(config: &cchub_config::Config) -> Check {
