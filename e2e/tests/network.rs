@@ -8,7 +8,7 @@ use cchub_e2e::{HubOptions, TestHub};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A one-line echo server on host loopback, the "listed local test upstream".
+/// Starts a one-line echo server on host loopback as the listed upstream.
 async fn echo_server() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::{Accounting, GatewayError, SocketOwner};
 
-/// Longest request head read before the tunnel opens.
+/// Maximum size of the request head read before the tunnel opens.
 const MAX_HEAD: usize = 8 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -163,8 +163,8 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
     Ok(())
 }
 
-/// The addresses to connect to for an allowed target. An address literal was listed as
-/// such and is used as given. A name must not lead to the host itself or to link-local
+/// Resolves an allowed target to the addresses to connect to. An address literal was
+/// listed as such and is used as given. A name must not lead to the host itself or to link-local
 /// addresses (cloud metadata): a listed domain whose records point there, by mistake or
 /// by rebinding, is refused. Private ranges stay reachable for internal mirrors.
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {

@@ -1,4 +1,4 @@
-//! How a user's container reaches the network, and the addresses of per-user networks.
+//! Network modes of users' containers, and the addresses of per-user networks.
 
 use std::net::Ipv4Addr;
 
@@ -84,13 +84,13 @@ impl SubnetPool {
         Ok(Self { base, prefix })
     }
 
-    /// How many users the pool has room for.
+    /// Returns how many users the pool has room for.
     pub fn capacity(&self) -> u64 {
         1u64 << (BLOCK_PREFIX - self.prefix)
     }
 
-    /// The network of user `user_id`: block number `user_id` of the pool, so two users
-    /// never share or overlap a block.
+    /// Returns the network of user `user_id`: block number `user_id` of the pool, so two
+    /// users never share or overlap a block.
     pub fn network_for(&self, instance: &str, user_id: i64) -> Result<InternalNetwork, PolicyError> {
         let index = u64::try_from(user_id).ok().filter(|i| *i < self.capacity()).ok_or_else(|| PolicyError::RejectedSetting {
             setting: "security.internal_subnet_pool",
@@ -111,7 +111,7 @@ impl Default for SubnetPool {
     }
 }
 
-/// Whether `host:port` is allowed by `allowlist`. Entries are `host` (ports 80 and 443),
+/// Returns whether `host:port` is allowed by `allowlist`. Entries are `host` (ports 80 and 443),
 /// `host:port`, or `*.domain` for every subdomain (not the domain itself).
 pub fn egress_allowed(allowlist: &[String], host: &str, port: u16) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(first.subnet, "10.128.0.8/29");
         assert_eq!(first.gateway, "10.128.0.9");
         assert_eq!(first.name, "cchub-user-1-net");
-        // The seed's 10.{id % 256}.0.0/24 gave users 1 and 257 the same subnet.
+        // A modulo scheme such as 10.{id % 256}.0.0/24 gives users 1 and 257 the same subnet.
         assert_ne!(pool.network_for("cchub", 257).unwrap().subnet, first.subnet);
         assert!(pool.network_for("cchub", 1 << 20).is_err());
         assert!(pool.network_for("cchub", -1).is_err());

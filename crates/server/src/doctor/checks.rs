@@ -131,8 +131,8 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
     ]
 }
 
-/// Fails on a container whose network differs from its tier's; warns while any tier uses
-/// `bridge`, the mode in which containers reach the internet and each other.
+/// Fails on a container whose network differs from its tier's. Warns while any tier uses
+/// `bridge`, because in that mode containers reach the internet and each other.
 fn network_check(config: &cchub_config::Config, problems: &[String]) -> Check {
     let title = "Network mode as configured";
     if !problems.is_empty() {
