@@ -124,3 +124,26 @@ async fn default_profile_runs_everyday_work() {
 async fn enterprise_profile_runs_everyday_work() {
     workloads_keep_working("enterprise").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_profile_removes_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let changes = dir.path().join("no-flock.yaml");
+    std::fs::write(&changes, "remove: [flock]\n").unwrap();
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some(format!(
+            "security:\n  custom_seccomp_profiles:\n    no-flock: {{ file: {}, base: enterprise }}\nresources:\n  tiers:\n    free: {{ seccomp_profile: no-flock }}\n",
+            changes.display()
+        )),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
+    let user = hub.create_user("locker").await.unwrap();
+    hub.start_workspace(&user).await.unwrap();
+    let (code, out) = hub.exec(&user, "echo started; flock /tmp/lock true 2>&1; echo rc=$?").await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("started"), "the container starts under the custom profile: {out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(!out.contains("rc=0"), "{out}");
+}

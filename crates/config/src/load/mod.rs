@@ -415,7 +415,8 @@ fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>, b
             .ok_or_else(|| ConfigError::invalid(format!("{key}.base"), "must be default or enterprise"))?;
         let path = absolute(Path::new(&custom.file), base_dir).map_err(|e| ConfigError::invalid(format!("{key}.file"), e.to_string()))?;
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::invalid(format!("{key}.file"), format!("cannot read {}: {e}", path.display())))?;
-        let profile = cchub_policy::seccomp::Allowlist::parse(&text)
+        let profile = cchub_policy::seccomp::AllowlistChanges::parse(&text)
+            .and_then(|changes| cchub_policy::seccomp::Allowlist::builtin()?.with_changes(&changes))
             .and_then(|list| cchub_policy::seccomp::compile_named(name, &list, flavor))
             .map_err(|e| ConfigError::invalid(&key, format!("{}: {e}", path.display())))?;
         settings.seccomp_profiles.insert(name.clone(), profile);

@@ -165,14 +165,18 @@ fn token_budgets_parse() {
 fn seccomp_profiles_are_chosen_per_tier() {
     let dir = tempfile::tempdir().unwrap();
     let custom = dir.path().join("strict.yaml");
-    std::fs::write(&custom, "groups:\n  - name: minimal\n    reason: test\n    syscalls: [read, write, exit_group, execve, brk, mmap, futex]\n").unwrap();
+    std::fs::write(&custom, "groups:\n  - name: cache\n    reason: test\n    syscalls: [read, cachestat]\nremove: [sendfile, splice]\n").unwrap();
     let yaml = format!(
         "security:\n  seccomp_profile: enterprise\n  custom_seccomp_profiles:\n    strict: {{ file: {} }}\nresources:\n  tiers:\n    pro: {{ seccomp_profile: strict }}\n",
         custom.display()
     );
     let config = load_yaml(&yaml, &no_env).unwrap();
     assert_eq!(config.security.seccomp_profile, "enterprise");
-    assert_eq!(config.security.seccomp_profiles["strict"].allowed, 7);
+    let builtin = config.security.seccomp_profiles["enterprise"].allowed;
+    assert_eq!(config.security.seccomp_profiles["strict"].allowed, builtin + 1 - 2, "cachestat added, two removed, read kept once");
+    let json = &config.security.seccomp_profiles["strict"].json;
+    assert!(json.contains("\"cachestat\""), "{json}");
+    assert!(!json.contains("\"sendfile\""), "{json}");
     let pro = &config.resources.tiers[&TierName::parse("pro").unwrap()];
     assert_eq!(config.security.profile_for(pro).unwrap().name, "strict");
     let free = &config.resources.tiers[&TierName::parse("free").unwrap()];
@@ -188,6 +192,12 @@ fn bad_seccomp_settings_name_the_problem() {
     std::fs::write(&denied, "groups:\n  - name: g\n    reason: r\n    syscalls: [read, ptrace]\n").unwrap();
     let broken = dir.path().join("broken.yaml");
     std::fs::write(&broken, "groups: [").unwrap();
+    let essential = dir.path().join("essential.yaml");
+    std::fs::write(&essential, "remove: [execve]\n").unwrap();
+    let absent = dir.path().join("absent.yaml");
+    std::fs::write(&absent, "remove: [vhangup]\n").unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "groups: []\n").unwrap();
     let cases = [
         ("security:\n  seccomp_profile: unconfined\n".to_string(), "unconfined"),
         ("resources:\n  tiers:\n    free: { seccomp_profile: nope }\n".to_string(), "resources.tiers.free.seccomp_profile"),
@@ -195,6 +205,9 @@ fn bad_seccomp_settings_name_the_problem() {
         (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", denied.display()), "ptrace"),
         (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", broken.display()), "security.custom_seccomp_profiles.t"),
         ("security:\n  custom_seccomp_profiles:\n    t: { file: /nonexistent.yaml }\n".to_string(), "/nonexistent.yaml"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", essential.display()), "every program in the image needs"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", absent.display()), "does not allow"),
+        (format!("security:\n  custom_seccomp_profiles:\n    t: {{ file: {} }}\n", empty.display()), "neither groups"),
         ("security:\n  custom_seccomp_profiles:\n    default: { file: /x.yaml }\n".to_string(), "built in"),
     ];
     for (yaml, needle) in cases {

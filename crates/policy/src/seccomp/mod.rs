@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::PolicyError;
 
-pub use allowlist::{Allowlist, SyscallGroup};
+pub use allowlist::{Allowlist, AllowlistChanges, SyscallGroup};
 pub use rules::RULE_MANAGED;
 
 /// Calls that must never be allowed: each one can break out of the container, reach the
