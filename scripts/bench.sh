@@ -12,5 +12,6 @@ ensure_docker
 trap 'if [ -n "$DOCKERD_STARTED_PID" ]; then kill "$DOCKERD_STARTED_PID" 2>/dev/null || true; fi' EXIT
 
 cargo build --release --locked -p cchub -p cchub-bench
-./target/release/cchub image build
-./target/release/cchub-bench
+TARGET="${CARGO_TARGET_DIR:-target}"
+"$TARGET/release/cchub" image build
+"$TARGET/release/cchub-bench"

@@ -15,7 +15,8 @@ ensure_docker
 
 log "building cchub (release; the first build takes several minutes)"
 cargo build --release --locked -p cchub -p cchub-testkit --bins
-CCHUB=./target/release/cchub
+TARGET="${CARGO_TARGET_DIR:-target}"
+CCHUB="$TARGET/release/cchub"
 
 log "building the workspace image"
 "$CCHUB" image build
@@ -23,7 +24,7 @@ log "building the workspace image"
 if [ "${CCHUB_MOCK_MODEL:-0}" = 1 ]; then
   MOCK_ADDRESS="127.0.0.1:8787"
   log "starting the mock model on $MOCK_ADDRESS (log: /var/log/cchub-mock-model.log)"
-  ./target/release/cchub-mock-model --listen "$MOCK_ADDRESS" >/var/log/cchub-mock-model.log 2>&1 &
+  "$TARGET/release/cchub-mock-model" --listen "$MOCK_ADDRESS" >/var/log/cchub-mock-model.log 2>&1 &
   MOCK_PID=$!
   trap 'kill "$MOCK_PID" 2>/dev/null || true' EXIT
   export CCHUB_MODEL_UPSTREAM="http://$MOCK_ADDRESS"

@@ -15,7 +15,7 @@ log "building"
 cargo build --locked --workspace --all-targets
 
 log "building the workspace image"
-./target/debug/cchub image build
+"${CARGO_TARGET_DIR:-target}/debug/cchub" image build
 
 log "running the tests"
 cargo test --locked --workspace -- --test-threads="${CCHUB_TEST_THREADS:-4}"

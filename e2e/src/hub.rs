@@ -312,6 +312,18 @@ fn remove_instance_containers(instance: &str) {
             let _ = std::process::Command::new("docker").args(["network", "rm"]).args(&ids).output();
         }
     }
+    // The firewall rules of the instance's bridges, which the hub would remove with them.
+    let prefix = cchub_policy::bridge_prefix(instance);
+    if let Ok(rules) = std::process::Command::new("iptables").args(["-w", "-S", "INPUT"]).output() {
+        for rule in String::from_utf8_lossy(&rules.stdout).lines() {
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            if let ["-A", "INPUT", "-i", bridge, "-j", "DROP"] = words.as_slice() {
+                if bridge.starts_with(&prefix) {
+                    let _ = std::process::Command::new("iptables").args(["-w", "-D", "INPUT", "-i", bridge, "-j", "DROP"]).output();
+                }
+            }
+        }
+    }
 }
 
 /// Unmounts the per-user disk images under a test's data directory, so that its

@@ -131,6 +131,38 @@ async fn internal_networks_are_isolated() {
         let (_, out) = hub.exec_bash(&xan, &probe(address, hub_port)).await.unwrap();
         assert!(!out.contains("rc=0"), "the hub at {address}:{hub_port} must be unreachable: {out}");
     }
+
+    // A host service on the bridge's own address, as a service on 0.0.0.0 would be, is
+    // dropped by the host firewall. The control shows that it answers on the host.
+    let host_service = tokio::net::TcpListener::bind((xan_gateway.as_str(), 0)).await.unwrap();
+    let service_port = host_service.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        for _ in 0..5 {
+            let Ok((mut stream, _)) = host_service.accept().await else { return };
+            let _ = stream.write_all(b"host-service\n").await;
+        }
+    });
+    let mut control = tokio::net::TcpStream::connect((xan_gateway.as_str(), service_port)).await.unwrap();
+    let mut greeting = String::new();
+    control.read_to_string(&mut greeting).await.unwrap();
+    assert_eq!(greeting, "host-service\n");
+    let (_, out) = hub.exec_bash(&xan, &probe(&xan_gateway, service_port)).await.unwrap();
+    assert!(!out.contains("host-service"), "a host service on {xan_gateway}:{service_port} must be unreachable: {out}");
+    assert!(!out.contains("rc=0"), "{out}");
+    let (status, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
+    assert!(status.is_success(), "{report}");
+    let network_check = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "network").unwrap().clone();
+    assert_eq!(network_check["status"], "PASS", "{network_check}");
+
+    // Moving Xan to a tier without an internal network removes Xan's network.
+    let path = format!("/api/admin/users/{}", xan.user_id);
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
+    assert!(status.is_success(), "{body}");
+    hub.start_workspace(&xan).await.unwrap();
+    let gone = hub.runtime.client().inspect_network(&xan_net, None::<InspectNetworkOptions>).await;
+    assert!(gone.is_err(), "{xan_net} must be removed once unused");
+    let still = hub.runtime.client().inspect_network(&yul_net, None::<InspectNetworkOptions>).await;
+    assert!(still.is_ok(), "other users keep their networks");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

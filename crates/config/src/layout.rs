@@ -46,6 +46,10 @@ impl DataLayout {
         self.root.join("users")
     }
 
+    pub fn backups_dir(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+
     pub fn seccomp_dir(&self) -> PathBuf {
         self.root.join("containers").join("seccomp")
     }
@@ -74,11 +78,11 @@ impl DataLayout {
         for dir in [self.seccomp_dir(), self.root.join("containers").join("apparmor"), self.root.join("logs"), self.cache_dir()] {
             fs::create_dir_all(&dir)?;
         }
-        for private in [self.database_dir(), self.secrets_dir(), self.users_dir(), self.root.join("backups")] {
+        for private in [self.database_dir(), self.secrets_dir(), self.users_dir(), self.backups_dir()] {
             fs::DirBuilder::new().recursive(true).mode(0o700).create(&private)?;
             fs::set_permissions(&private, fs::Permissions::from_mode(0o700))?;
         }
-        fs::create_dir_all(self.root.join("backups").join("daily"))?;
+        fs::create_dir_all(self.backups_dir().join("daily"))?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ mod spec;
 mod tier;
 
 pub use error::PolicyError;
-pub use network::{check_egress_entry, egress_allowed, InternalNetwork, NetworkMode, SubnetPool};
+pub use network::{bridge_prefix, check_egress_entry, egress_allowed, internal_network_name, InternalNetwork, NetworkMode, SubnetPool};
 pub use security::SecuritySettings;
 pub use size::ByteSize;
 pub use spec::{

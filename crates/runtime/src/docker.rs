@@ -57,6 +57,53 @@ impl DockerRuntime {
     }
 }
 
+impl DockerRuntime {
+    async fn create_network(&self, network: &cchub_policy::InternalNetwork, instance: &str) -> Result<(), RuntimeError> {
+        let request = bollard::models::NetworkCreateRequest {
+            name: network.name.clone(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            ipam: Some(bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(network.subnet.clone()),
+                    gateway: Some(network.gateway.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                (BRIDGE_NAME_OPTION.to_string(), network.bridge.clone()),
+                ("com.docker.network.bridge.enable_icc".to_string(), "false".to_string()),
+                ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
+            ])),
+            labels: Some(HashMap::from([
+                (LABEL_MANAGED.to_string(), "true".to_string()),
+                (LABEL_INSTANCE.to_string(), instance.to_string()),
+            ])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another request created it meanwhile.
+            Err(err) if is_status(&err, 409) => Ok(()),
+            Err(err) if is_status(&err, 403) && err.to_string().contains("overlaps") => Err(RuntimeError::SubnetOverlap {
+                network: network.name.clone(),
+                subnet: network.subnet.clone(),
+            }),
+            Err(err) => Err(RuntimeError::engine("create network", &network.name, err)),
+        }
+    }
+}
+
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+/// Returns the host interface of a bridge network: the name it was given, or the one
+/// the engine derives from its id.
+pub fn bridge_of(network: &bollard::models::NetworkInspect) -> String {
+    let named = network.options.as_ref().and_then(|o| o.get(BRIDGE_NAME_OPTION)).cloned();
+    named.unwrap_or_else(|| format!("br-{}", network.id.as_deref().unwrap_or_default().chars().take(12).collect::<String>()))
+}
+
 #[async_trait]
 impl ContainerRuntime for DockerRuntime {
     async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError> {
@@ -80,43 +127,37 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn ensure_network(&self, network: &cchub_policy::InternalNetwork, instance: &str) -> Result<(), RuntimeError> {
-        match self.docker.inspect_network(&network.name, None).await {
-            Ok(_) => return Ok(()),
-            Err(err) if is_status(&err, 404) => {}
+        let existing = match self.docker.inspect_network(&network.name, None).await {
+            Ok(existing) => Some(existing),
+            Err(err) if is_status(&err, 404) => None,
             Err(err) => return Err(RuntimeError::engine("inspect network", &network.name, err)),
-        }
-        let request = bollard::models::NetworkCreateRequest {
-            name: network.name.clone(),
-            driver: Some("bridge".into()),
-            internal: Some(true),
-            ipam: Some(bollard::models::Ipam {
-                config: Some(vec![bollard::models::IpamConfig {
-                    subnet: Some(network.subnet.clone()),
-                    gateway: Some(network.gateway.clone()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            options: Some(HashMap::from([
-                ("com.docker.network.bridge.enable_icc".to_string(), "false".to_string()),
-                ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
-            ])),
-            labels: Some(HashMap::from([
-                (LABEL_MANAGED.to_string(), "true".to_string()),
-                (LABEL_INSTANCE.to_string(), instance.to_string()),
-            ])),
-            ..Default::default()
         };
-        match self.docker.create_network(request).await {
-            Ok(_) => Ok(()),
-            // Another request created it meanwhile.
-            Err(err) if is_status(&err, 409) => Ok(()),
-            Err(err) if is_status(&err, 403) && err.to_string().contains("overlaps") => Err(RuntimeError::SubnetOverlap {
-                network: network.name.clone(),
-                subnet: network.subnet.clone(),
-            }),
-            Err(err) => Err(RuntimeError::engine("create network", &network.name, err)),
+        let bridge = match existing {
+            Some(existing) => bridge_of(&existing),
+            None => {
+                self.create_network(network, instance).await?;
+                network.bridge.clone()
+            }
+        };
+        crate::firewall::isolate_bridge(&bridge).await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
+        let existing = match self.docker.inspect_network(name, None).await {
+            Ok(existing) => existing,
+            Err(err) if is_status(&err, 404) => return Ok(()),
+            Err(err) => return Err(RuntimeError::engine("inspect network", name, err)),
+        };
+        let managed = existing.labels.as_ref().and_then(|l| l.get(LABEL_MANAGED)).is_some_and(|v| v == "true");
+        if !managed {
+            return Ok(());
         }
+        match self.docker.remove_network(name).await {
+            Ok(()) => {}
+            Err(err) if is_status(&err, 404) => {}
+            Err(err) => return Err(RuntimeError::engine("remove network", name, err)),
+        }
+        crate::firewall::release_bridge(&bridge_of(&existing)).await
     }
 
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use cchub_policy::ContainerSpec;
 use tokio::sync::OwnedMutexGuard;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{ContainerInfo, ContainerRuntime, ContainerState, RuntimeError};
 
@@ -93,6 +93,7 @@ impl<R: ContainerRuntime> Workspaces<R> {
                 self.runtime.remove(&stale.id).await?;
                 let id = self.runtime.create(spec).await?;
                 self.runtime.start(&id).await?;
+                self.drop_unused_network(spec).await;
                 EnsureAction::Recreated
             }
             None => {
@@ -116,6 +117,21 @@ impl<R: ContainerRuntime> Workspaces<R> {
             .await?
             .ok_or_else(|| RuntimeError::NotFound { container: spec.name.clone() })?;
         Ok(EnsureOutcome { info, action })
+    }
+
+    /// Removes the user's internal network once the user's container has left it for
+    /// another network mode. A failure only leaves an unused network behind.
+    async fn drop_unused_network(&self, spec: &ContainerSpec) {
+        if spec.internal_network.is_some() {
+            return;
+        }
+        let instance = spec.labels.get(cchub_policy::LABEL_INSTANCE);
+        let user_id = spec.labels.get(cchub_policy::LABEL_USER_ID).and_then(|id| id.parse::<i64>().ok());
+        let (Some(instance), Some(user_id)) = (instance, user_id) else { return };
+        let name = cchub_policy::internal_network_name(instance, user_id);
+        if let Err(err) = self.runtime.remove_network(&name).await {
+            warn!(network = %name, error = %err, "cannot remove the unused internal network");
+        }
     }
 
     async fn bring_up(&self, current: &ContainerInfo) -> Result<EnsureAction, RuntimeError> {

@@ -28,6 +28,9 @@ pub enum RuntimeError {
     #[error("the subnet {subnet} of network {network} overlaps a network that already exists on this engine; set security.internal_subnet_pool to a free IPv4 block (each hub on one engine needs its own)")]
     SubnetOverlap { network: String, subnet: String },
 
+    #[error("cannot set the host firewall rule for bridge {bridge}: {message}")]
+    Firewall { bridge: String, message: String },
+
     #[error("cannot attach to exec {exec_id}: {message}")]
     Attach { exec_id: String, message: String },
 

@@ -10,11 +10,12 @@ mod docker;
 mod ensure;
 mod error;
 mod exec;
+pub mod firewall;
 pub mod image;
 mod tty;
 
 pub use container::{ContainerInfo, ContainerState};
-pub use docker::DockerRuntime;
+pub use docker::{bridge_of, DockerRuntime};
 pub use ensure::{EnsureAction, EnsureOutcome, Workspaces};
 pub use error::RuntimeError;
 pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
@@ -31,8 +32,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Every container carrying the cchub labels of hub `instance`.
     async fn list_managed(&self, instance: &str) -> Result<Vec<ContainerInfo>, RuntimeError>;
     /// Creates the user's internal network unless it exists: no route out, no traffic
-    /// between containers, labelled for hub `instance`.
+    /// between containers, labelled for hub `instance`. The host drops what arrives on
+    /// its bridge for the host itself.
     async fn ensure_network(&self, network: &cchub_policy::InternalNetwork, instance: &str) -> Result<(), RuntimeError>;
+    /// Removes the hub's network `name` and its firewall rule; absent is fine.
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     /// The id of `image`, or `None` when it is not present.
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError>;
     /// Creates the container; fails with [`RuntimeError::NameConflict`] when the name is taken.

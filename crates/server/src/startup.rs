@@ -76,6 +76,13 @@ impl App {
             if tier.cpu > cores {
                 warn!(tier = %name, cpu = tier.cpu, host_cores = cores, "tier allows more CPU than this host has; its quota cannot be reached");
             }
+            let mode = config.security.network_for(tier);
+            if mode == cchub_policy::NetworkMode::Proxy && tier.egress_allowlist.is_empty() {
+                warn!(tier = %name, "tier uses network mode proxy with an empty egress_allowlist; its proxy refuses every destination");
+            }
+            if mode != cchub_policy::NetworkMode::Proxy && !tier.egress_allowlist.is_empty() {
+                warn!(tier = %name, mode = mode.as_str(), "tier has an egress_allowlist, which only network mode proxy uses");
+            }
         }
         let secrets = SecretBox::load_or_generate(&layout.secrets_dir().join("data.key")).map_err(StartupError::Secrets)?;
         let (api_key, key_source) = load_model_key(&store, &secrets, config.model.api_key.clone()).await.map_err(StartupError::Secrets)?;

@@ -12,7 +12,7 @@ pub async fn run_doctor(config_path: Option<&Path>, json: bool) -> anyhow::Resul
     let config = load_config(config_path)?;
     super::check_database(&config, false)?;
     let store = Store::open(config.database.url.expose(), 2).await.context("cannot open the database")?;
-    let runtime = DockerRuntime::connect(&config.docker.socket_path).await.context("cannot reach the Docker Engine")?;
+    let runtime = DockerRuntime::connect(&config.docker.socket_path).await?;
     let report = run(&DoctorContext {
         config: &config,
         store: &store,

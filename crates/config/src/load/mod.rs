@@ -433,7 +433,7 @@ fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>, b
             .ok_or_else(|| ConfigError::invalid("security.network_mode", format!("{text:?} is not none, proxy, internal or bridge")))?;
     }
     if let Some(pool) = &raw.internal_subnet_pool {
-        settings.internal_subnet_pool = SubnetPool::parse(pool).map_err(|e| ConfigError::invalid("security.internal_subnet_pool", e.to_string()))?;
+        settings.internal_subnet_pool = SubnetPool::parse(pool).map_err(|e| ConfigError::invalid("security.internal_subnet_pool", e))?;
     }
     if raw.enable_network_isolation == Some(false) {
         return Err(ConfigError::invalid("security.enable_network_isolation", "network isolation cannot be turned off; remove the key"));

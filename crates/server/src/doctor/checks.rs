@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use base64::Engine;
-use cchub_policy::{TierName, LABEL_USER_ID};
+use cchub_policy::{TierName, LABEL_TIER, LABEL_USER_ID};
 use cchub_runtime::ContainerRuntime;
 
 use super::{file_mode, Check, DoctorContext, Status};
@@ -30,6 +30,8 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
     let mut foreign_mounts = Vec::new();
     let mut limit_mismatches = Vec::new();
     let mut network_problems = Vec::new();
+    // Containers that still run the settings of a tier the user has left.
+    let mut pending = Vec::new();
     let mut inspected = 0;
 
     for container in listed.iter().filter(|c| c.state == cchub_runtime::ContainerState::Running) {
@@ -51,13 +53,17 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             None => None,
         };
         let tier = user.as_ref().and_then(|u| TierName::parse(&u.tier).ok()).and_then(|t| config.resources.tier(&t).cloned());
+        let restart_pending = user.as_ref().is_some_and(|u| container.labels.get(LABEL_TIER) != Some(&u.tier));
+        if restart_pending {
+            pending.push(format!("{name}: the user's tier changed; the next workspace start applies it"));
+        }
         match seccomp {
             None => seccomp_problems.push(format!("{name}: no seccomp profile (the engine default or unconfined)")),
             Some(option) if option.contains("unconfined") => seccomp_problems.push(format!("{name}: seccomp unconfined")),
             Some(option) => {
                 if let Some(tier) = &tier {
                     if let Ok(expected) = config.security.profile_for(tier) {
-                        if option.trim_start_matches("seccomp=") != expected.json {
+                        if option.trim_start_matches("seccomp=") != expected.json && !restart_pending {
                             seccomp_problems.push(format!("{name}: runs another profile than {} (restart pending?)", expected.name));
                         }
                     }
@@ -93,8 +99,13 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
                 cchub_policy::NetworkMode::Bridge => "bridge".to_string(),
                 _ => "none".to_string(),
             };
-            if mode != expected {
+            if mode != expected && !restart_pending {
                 network_problems.push(format!("{name}: network {mode}, tier wants {expected}"));
+            }
+            if mode == expected && config.security.network_for(tier) == cchub_policy::NetworkMode::Internal {
+                if let Some(problem) = bridge_problem(context, &expected).await {
+                    network_problems.push(format!("{name}: {problem}"));
+                }
             }
         } else if mode != "none" {
             network_problems.push(format!("{name}: network {mode} for a container of no known user"));
@@ -107,7 +118,16 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             "seccomp",
             "Seccomp applied to every running container",
             if seccomp_problems.is_empty() { Status::Pass } else { Status::Fail },
-            summary(&seccomp_problems, format!("{inspected} running container(s) each run their tier's profile")),
+            summary(
+                &seccomp_problems,
+                if inspected == 0 { "no running container to check".into() } else { format!("{inspected} running container(s) each run their tier's profile") },
+            ),
+        ),
+        check(
+            "restarts",
+            "Containers run their user's current tier",
+            if pending.is_empty() { Status::Pass } else { Status::Warn },
+            summary(&pending, format!("{inspected} checked")),
         ),
         check(
             "privileged",
@@ -129,6 +149,20 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
         ),
         network_check(config, &network_problems),
     ]
+}
+
+/// Returns what is wrong with the host side of internal network `network`, if anything.
+async fn bridge_problem(context: &DoctorContext<'_>, network: &str) -> Option<String> {
+    let inspect = match context.runtime.client().inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+        Ok(inspect) => inspect,
+        Err(err) => return Some(format!("cannot inspect network {network}: {err}")),
+    };
+    let bridge = cchub_runtime::bridge_of(&inspect);
+    match cchub_runtime::firewall::rule_present(&bridge).await {
+        Ok(true) => None,
+        Ok(false) => Some(format!("the host accepts traffic from bridge {bridge}; restart the workspace to restore the firewall rule")),
+        Err(err) => Some(err.to_string()),
+    }
 }
 
 /// Fails on a container whose network differs from its tier's. Warns while any tier uses
@@ -223,12 +257,12 @@ pub async fn secrets_at_rest(context: &DoctorContext<'_>) -> Check {
 
 pub fn data_dir(config: &cchub_config::Config) -> Check {
     let layout = config.layout();
-    let loose: Vec<String> = [layout.users_dir(), layout.database_dir(), layout.secrets_dir()]
+    let loose: Vec<String> = [layout.users_dir(), layout.database_dir(), layout.secrets_dir(), layout.backups_dir()]
         .iter()
         .filter_map(|dir| file_mode(dir).filter(|mode| mode & 0o077 != 0).map(|mode| format!("{} is {mode:o}", dir.display())))
         .collect();
     if loose.is_empty() {
-        check("data_dir", "Private folders of the data directory", Status::Pass, "users/, database/ and secrets/ are 0700")
+        check("data_dir", "Private folders of the data directory", Status::Pass, "users/, database/, secrets/ and backups/ are 0700")
     } else {
         check("data_dir", "Private folders of the data directory", Status::Fail, format!("{}; run chmod 700 on them", loose.join(", ")))
     }

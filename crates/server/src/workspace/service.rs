@@ -38,11 +38,11 @@ pub fn runtime_error(err: RuntimeError) -> ApiError {
         RuntimeError::NotFound { container } => {
             ApiError::not_found("container_not_found", format!("container {container} does not exist; start the workspace again"))
         }
-        RuntimeError::SubnetOverlap { .. } => {
-            error!(error = %err, "cannot create a user's internal network");
+        RuntimeError::SubnetOverlap { .. } | RuntimeError::Firewall { .. } => {
+            error!(error = %err, "cannot set up a user's internal network");
             ApiError::unavailable(
                 "network_unavailable",
-                "the network of your workspace could not be created; an administrator must check security.internal_subnet_pool",
+                "the network of your workspace could not be set up; an administrator must check the hub's log",
             )
         }
         RuntimeError::Connect { .. } => {
