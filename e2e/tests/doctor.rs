@@ -55,4 +55,20 @@ async fn healthy_hub_passes_and_a_rogue_container_fails() {
 
     let (status, _) = hub.request(Method::GET, "/api/admin/doctor", Some(&uma.access), None).await.unwrap();
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A tier change waiting for the next workspace start is a warning, not a failure.
+    let path = format!("/api/admin/users/{}", uma.user_id);
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
+    let checks = statuses(&report);
+    assert_eq!(checks["restarts"], "WARN", "{report}");
+    assert_eq!(checks["limits"], "WARN", "{report}");
+    assert_eq!(checks["network"], "PASS", "{report}");
+    assert_ne!(report["status"], "FAIL", "{report}");
+    hub.start_workspace(&uma).await.unwrap();
+    let (_, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
+    let checks = statuses(&report);
+    assert_eq!(checks["restarts"], "PASS", "{report}");
+    assert_eq!(checks["limits"], "PASS", "{report}");
 }
