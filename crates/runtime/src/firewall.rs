@@ -1,6 +1,6 @@
 //! Host firewall rules for per-user internal networks.
 //!
-//! Docker keeps an internal network from reaching other networks, but the host holds the
+//! Docker keeps an internal network from reaching other networks, but the host has the
 //! network's gateway address on the bridge, so services listening on the host's wildcard
 //! address would answer a container. One `INPUT` rule per bridge drops everything the
 //! host receives on it. Containers need nothing from the host over IP: the model and the
