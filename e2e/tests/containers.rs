@@ -1,7 +1,7 @@
 //! One hardened container per user, checked on the real engine.
 
 use bollard::query_parameters::InspectContainerOptions;
-use cchub_e2e::TestHub;
+use cchub_e2e::{HubOptions, TestHub};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,33 +114,58 @@ async fn dangerous_syscalls_are_denied_inside() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tier_change_recreates_the_container_with_new_limits() {
-    let hub = TestHub::start().await.unwrap();
+async fn tier_upgrade_applies_without_restart() {
+    // Free's 400 MiB disk is large enough for XFS, which grows while mounted.
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some("resources:\n  tiers:\n    free: { disk: 400M }\n    pro: { disk: 800M }\n".into()),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
     let frank = hub.create_user("frank").await.unwrap();
     let first = hub.start_workspace(&frank).await.unwrap();
     hub.exec(&frank, "echo keep > /workspace/kept.txt").await.unwrap();
+    let started_at = |inspect: &bollard::models::ContainerInspectResponse| inspect.state.as_ref().unwrap().started_at.clone().unwrap();
+    let before = hub.runtime.client().inspect_container(&first, None::<InspectContainerOptions>).await.unwrap();
+    let (_, out) = hub.exec(&frank, "df -k /workspace | tail -1").await.unwrap();
+    let size_before: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
 
     let path = format!("/api/admin/users/{}", frank.user_id);
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tier"], "pro");
+    assert_eq!(body["tier_change"]["limits"], "applied", "{body}");
+    assert_eq!(body["tier_change"]["disk"], "grown", "{body}");
+
+    // The same container, never restarted, now runs with pro's limits.
+    assert_eq!(hub.container_ids().await.unwrap(), vec![first.clone()]);
+    let after = hub.runtime.client().inspect_container(&first, None::<InspectContainerOptions>).await.unwrap();
+    assert_eq!(started_at(&after), started_at(&before), "the container was not restarted");
+    let host = after.host_config.unwrap();
+    assert_eq!(host.pids_limit, Some(500));
+    assert_eq!(host.memory, Some(4 << 30));
+    assert_eq!(host.cpu_quota, Some(200_000));
+
     let (_, status_body) = hub.request(Method::GET, "/api/workspace", Some(&frank.access), None).await.unwrap();
-    assert_eq!(status_body["restart_required"], true, "{status_body}");
-    assert_eq!(status_body["container"]["tier"], "free", "{status_body}");
+    assert_eq!(status_body["restart_required"], false, "{status_body}");
+    assert_eq!(status_body["container"]["tier"], "pro", "{status_body}");
+    assert_eq!(status_body["container"]["limits"]["pids"], 500, "{status_body}");
+    assert_eq!(status_body["limits"]["pids"], 500, "{status_body}");
 
-    let (status, body) = hub.request(Method::POST, "/api/workspace/start", Some(&frank.access), None).await.unwrap();
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["action"], "recreated");
-    assert_eq!(body["limits"]["pids"], 500);
-    assert_eq!(body["restart_required"], false, "{body}");
-    let second = body["container"]["id"].as_str().unwrap().to_string();
-    assert_ne!(first, second);
-    assert_eq!(hub.container_ids().await.unwrap(), vec![second.clone()]);
+    let (_, out) = hub.exec(&frank, "df -k /workspace | tail -1; cat /workspace/kept.txt").await.unwrap();
+    let size_after: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(size_after > size_before + 300 * 1024, "the disk grew online: {size_before} KiB -> {out}");
+    assert!(out.contains("keep"), "files are intact: {out}");
 
-    let inspect = hub.runtime.client().inspect_container(&second, None::<InspectContainerOptions>).await.unwrap();
-    assert_eq!(inspect.host_config.unwrap().pids_limit, Some(500));
-    let (_, out) = hub.exec(&frank, "cat /workspace/kept.txt").await.unwrap();
-    assert_eq!(out.trim(), "keep", "files survive recreation");
+    // Back to free is refused while the files would not fit in its disk.
+    let (code, out) = hub.exec(&frank, "head -c 450M /dev/zero > /workspace/big && echo written").await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "free"}))).await.unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "disk_too_small", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("delete files"), "{body}");
+    let (_, user) = hub.request(Method::GET, "/api/workspace", Some(&frank.access), None).await.unwrap();
+    assert_eq!(user["tier"], "pro", "the refused change left the tier alone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cchub_e2e::TestHub;
+use cchub_e2e::{HubOptions, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -17,7 +17,13 @@ fn statuses(report: &Value) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_hub_passes_and_a_rogue_container_fails() {
-    let hub = TestHub::start().await.unwrap();
+    // Pro runs another seccomp profile, so moving to pro needs a new container.
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some("resources:\n  tiers:\n    pro: { seccomp_profile: enterprise }\n".into()),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
     let uma = hub.create_user("uma").await.unwrap();
     hub.start_workspace(&uma).await.unwrap();
 
@@ -56,14 +62,15 @@ async fn healthy_hub_passes_and_a_rogue_container_fails() {
     let (status, _) = hub.request(Method::GET, "/api/admin/doctor", Some(&uma.access), None).await.unwrap();
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // A tier change waiting for the next workspace start is a warning, not a failure.
+    // A tier change waiting for the next workspace start is a warning, not a failure;
+    // its limits apply at once.
     let path = format!("/api/admin/users/{}", uma.user_id);
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
     let checks = statuses(&report);
     assert_eq!(checks["restarts"], "WARN", "{report}");
-    assert_eq!(checks["limits"], "WARN", "{report}");
+    assert_eq!(checks["limits"], "PASS", "{report}");
     assert_eq!(checks["network"], "PASS", "{report}");
     assert_ne!(report["status"], "FAIL", "{report}");
     hub.start_workspace(&uma).await.unwrap();

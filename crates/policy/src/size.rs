@@ -90,6 +90,19 @@ impl ByteSize {
     }
 }
 
+impl ByteSize {
+    /// Rounds to one decimal in the largest unit below the size, for messages: `1.5G`.
+    pub fn approx(self) -> String {
+        for (unit, multiplier) in UNITS.iter().rev() {
+            if *multiplier > 1 && self.0 >= *multiplier {
+                let value = self.0 as f64 / *multiplier as f64;
+                return format!("{value:.1}{unit}");
+            }
+        }
+        format!("{}B", self.0)
+    }
+}
+
 impl fmt::Display for ByteSize {
     /// Prints the largest unit that divides the size exactly, so `parse(display(x)) == x`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,6 +173,13 @@ mod tests {
             assert_eq!(ByteSize::parse(&size.to_string()).unwrap(), size);
         }
         assert_eq!(ByteSize::gib(1).to_string(), "1G");
+    }
+
+    #[test]
+    fn approx_rounds_for_messages() {
+        assert_eq!(ByteSize::bytes(488_948 * 1024).approx(), "477.5M");
+        assert_eq!(ByteSize::gib(2).approx(), "2.0G");
+        assert_eq!(ByteSize::bytes(12).approx(), "12B");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum};
-use cchub_policy::{LABEL_SPEC_HASH, LABEL_USER_ID};
+use cchub_policy::{ResourceLimits, LABEL_SPEC_HASH, LABEL_USER_ID};
 use serde::Serialize;
 
 /// The lifecycle state of a container as the engine reports it.
@@ -43,6 +43,8 @@ pub struct ContainerInfo {
     pub labels: HashMap<String, String>,
     /// Set when the engine reports that the kernel killed the main process for memory.
     pub oom_killed: bool,
+    /// The limits the engine applies now; `None` when listed rather than inspected.
+    pub limits: Option<ResourceLimits>,
 }
 
 impl ContainerInfo {
@@ -57,7 +59,17 @@ impl ContainerInfo {
     pub(crate) fn from_inspect(response: ContainerInspectResponse) -> Self {
         let state = response.state.as_ref();
         let status = state.and_then(|s| s.status);
+        let limits = response.host_config.as_ref().map(|host| ResourceLimits {
+            memory: host.memory.unwrap_or_default(),
+            memory_swap: host.memory_swap.unwrap_or_default(),
+            memory_reservation: host.memory_reservation.unwrap_or_default(),
+            cpu_quota: host.cpu_quota.unwrap_or_default(),
+            cpu_period: host.cpu_period.unwrap_or_default(),
+            cpu_shares: host.cpu_shares.unwrap_or_default(),
+            pids_limit: host.pids_limit.unwrap_or_default(),
+        });
         ContainerInfo {
+            limits,
             id: response.id.unwrap_or_default(),
             name: response.name.unwrap_or_default().trim_start_matches('/').to_string(),
             state: match status {
@@ -96,6 +108,7 @@ impl ContainerInfo {
                 _ => ContainerState::Unknown,
             },
             oom_killed: false,
+            limits: None,
             image_id: summary.image_id.unwrap_or_default(),
             labels: summary.labels.unwrap_or_default(),
         }

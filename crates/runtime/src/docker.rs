@@ -191,6 +191,25 @@ impl ContainerRuntime for DockerRuntime {
         self.docker.unpause_container(id).await.map_err(|e| RuntimeError::engine("unpause", id, e))
     }
 
+    async fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.docker.pause_container(id).await.map_err(|e| RuntimeError::engine("pause", id, e))
+    }
+
+    async fn update_limits(&self, id: &str, limits: &cchub_policy::ResourceLimits) -> Result<(), RuntimeError> {
+        // The engine checks memory against memory_swap, so both are always sent together.
+        let body = bollard::models::ContainerUpdateBody {
+            memory: Some(limits.memory),
+            memory_swap: Some(limits.memory_swap),
+            memory_reservation: Some(limits.memory_reservation),
+            cpu_quota: Some(limits.cpu_quota),
+            cpu_period: Some(limits.cpu_period),
+            cpu_shares: Some(limits.cpu_shares),
+            pids_limit: Some(limits.pids_limit),
+            ..Default::default()
+        };
+        self.docker.update_container(id, body).await.map_err(|e| RuntimeError::engine("update", id, e))
+    }
+
     async fn stop(&self, id: &str, timeout_secs: i32) -> Result<(), RuntimeError> {
         let options = StopContainerOptionsBuilder::default().t(timeout_secs).build();
         match self.docker.stop_container(id, Some(options)).await {

@@ -31,6 +31,28 @@ impl EnsureAction {
     }
 }
 
+/// What [`Workspaces::apply_limits`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveUpdate {
+    NoContainer,
+    Unchanged,
+    Applied,
+    /// Limits applied, but other settings changed too; the next start recreates the
+    /// container.
+    RestartRequired,
+}
+
+impl LiveUpdate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveUpdate::NoContainer => "no_container",
+            LiveUpdate::Unchanged => "unchanged",
+            LiveUpdate::Applied => "applied",
+            LiveUpdate::RestartRequired => "restart_required",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EnsureOutcome {
     pub info: ContainerInfo,
@@ -85,6 +107,7 @@ impl<R: ContainerRuntime> Workspaces<R> {
 
         let action = match self.runtime.inspect(&spec.name).await? {
             Some(current) if current.spec_hash() == Some(wanted_hash.as_str()) && current.image_id == image_id => {
+                self.update_if_changed(&current, spec).await?;
                 self.bring_up(&current).await?
             }
             Some(stale) => {
@@ -117,6 +140,48 @@ impl<R: ContainerRuntime> Workspaces<R> {
             .await?
             .ok_or_else(|| RuntimeError::NotFound { container: spec.name.clone() })?;
         Ok(EnsureOutcome { info, action })
+    }
+
+    /// Applies the spec's CPU, memory and pids limits to the user's container without
+    /// restarting it. Settings that need a new container (another seccomp profile or
+    /// network) wait for the next start, which recreates it.
+    pub async fn apply_limits(&self, spec: &ContainerSpec) -> Result<LiveUpdate, RuntimeError> {
+        let _guard = self.lock(&spec.name).await;
+        let Some(current) = self.runtime.inspect(&spec.name).await? else {
+            return Ok(LiveUpdate::NoContainer);
+        };
+        let updated = self.update_if_changed(&current, spec).await?;
+        Ok(if current.spec_hash() != Some(spec.fingerprint().as_str()) {
+            LiveUpdate::RestartRequired
+        } else if updated {
+            LiveUpdate::Applied
+        } else {
+            LiveUpdate::Unchanged
+        })
+    }
+
+    /// Freezes the container named `name` when it runs; returns whether it was paused.
+    pub async fn pause(&self, name: &str) -> Result<bool, RuntimeError> {
+        let _guard = self.lock(name).await;
+        match self.runtime.inspect(name).await? {
+            Some(current) if current.state == ContainerState::Running => {
+                self.runtime.pause(&current.id).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Updates the container's limits when they differ from the spec's; returns whether
+    /// it did.
+    async fn update_if_changed(&self, current: &ContainerInfo, spec: &ContainerSpec) -> Result<bool, RuntimeError> {
+        if current.limits.as_ref() == Some(&spec.limits) {
+            return Ok(false);
+        }
+        self.runtime.update_limits(&current.id, &spec.limits).await?;
+        info!(container = %current.name, memory = spec.limits.memory, cpu_quota = spec.limits.cpu_quota, pids = spec.limits.pids_limit,
+            "applied new limits to the container");
+        Ok(true)
     }
 
     /// Removes the user's internal network once the user's container has left it for

@@ -16,7 +16,7 @@ mod tty;
 
 pub use container::{ContainerInfo, ContainerState};
 pub use docker::{bridge_of, DockerRuntime};
-pub use ensure::{EnsureAction, EnsureOutcome, Workspaces};
+pub use ensure::{EnsureAction, EnsureOutcome, LiveUpdate, Workspaces};
 pub use error::RuntimeError;
 pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
 pub use tty::TtySession;
@@ -43,6 +43,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
     async fn start(&self, id: &str) -> Result<(), RuntimeError>;
     async fn unpause(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Freezes every process of the container; memory stays allocated.
+    async fn pause(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Changes CPU, memory and pids limits of a container, running or not.
+    async fn update_limits(&self, id: &str, limits: &cchub_policy::ResourceLimits) -> Result<(), RuntimeError>;
     async fn stop(&self, id: &str, timeout_secs: i32) -> Result<(), RuntimeError>;
     async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecSession, RuntimeError>;

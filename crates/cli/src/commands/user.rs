@@ -83,6 +83,29 @@ fn cli_event(action: &'static str, target: &User, detail: serde_json::Value) -> 
     }
 }
 
+/// Applies the new tier to the user's running container; a failure is printed, because
+/// the next start of the workspace applies the tier anyway.
+async fn apply_tier(config: &cchub_config::Config, user: &User) -> serde_json::Value {
+    let applied = async {
+        let runtime = cchub_runtime::DockerRuntime::connect(&config.docker.socket_path).await.map_err(|e| e.to_string())?;
+        let workspaces = cchub_runtime::Workspaces::new(std::sync::Arc::new(runtime));
+        let as_root = rustix::process::geteuid().is_root();
+        let mode = cchub_server::workspace::disk::detect_mode(config.containers.disk_images, as_root);
+        cchub_server::workspace::apply_tier_change(config, &workspaces, user, mode).await.map_err(|e| e.message)
+    }
+    .await;
+    match applied {
+        Ok(change) => {
+            let _ = super::print_line(format_args!("applied to the workspace: limits {}, disk {:?}", change.limits, change.disk));
+            serde_json::json!(change)
+        }
+        Err(message) => {
+            let _ = super::print_line(format_args!("not applied to the workspace now ({message}); its next start applies it"));
+            serde_json::json!({"error": message})
+        }
+    }
+}
+
 async fn add(config: &cchub_config::Config, store: &Store, name: &str, admin: bool, tier: Option<String>) -> anyhow::Result<()> {
     let username = Username::parse(name).map_err(|m| anyhow!(m))?;
     let tier = match tier {
@@ -130,8 +153,10 @@ async fn set(config: &cchub_config::Config, store: &Store, args: SetArgs) -> any
     let mut user = store.user_by_name(&args.name).await?.ok_or_else(|| anyhow!("user {:?} does not exist", args.name))?;
     if let Some(tier) = &args.tier {
         let tier = parse_tier(config, tier)?;
+        cchub_server::workspace::check_disk_fits(config, &user, &tier).await.map_err(|e| anyhow!(e.message))?;
         user = store.set_tier(user.id, tier.as_str()).await?;
-        store.record_audit(&cli_event("cli.user.set_tier", &user, serde_json::json!({"tier": user.tier}))).await?;
+        let applied = apply_tier(config, &user).await;
+        store.record_audit(&cli_event("cli.user.set_tier", &user, serde_json::json!({"tier": user.tier, "applied": applied}))).await?;
     }
     let role = args.role.as_deref().map(|r| Role::parse(r).ok_or_else(|| anyhow!("role {r:?} is not admin or user"))).transpose()?;
     let removes_admin = user.role == Role::Admin && !user.disabled && (args.disable || role == Some(Role::User));

@@ -67,7 +67,7 @@ pub struct BindMount {
 }
 
 /// Resource limits in the units of the Docker Engine API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ResourceLimits {
     pub memory: i64,
     pub memory_swap: i64,
@@ -129,12 +129,16 @@ impl ContainerSpec {
         options
     }
 
-    /// A short digest of the whole spec; a running container whose label differs was
-    /// created from an older spec and is recreated.
+    /// A short digest of everything the engine cannot change on a live container; a
+    /// container whose label differs was created from an older spec and is recreated.
+    /// The resource limits and the tier label are left out, because a tier change that
+    /// touches only limits is applied to the running container.
     pub fn fingerprint(&self) -> String {
-        let mut unlabelled = self.clone();
-        unlabelled.labels.remove(LABEL_SPEC_HASH);
-        let json = serde_json::to_vec(&unlabelled).expect("a ContainerSpec always serializes");
+        let mut fixed = self.clone();
+        fixed.labels.remove(LABEL_SPEC_HASH);
+        fixed.labels.remove(LABEL_TIER);
+        fixed.limits = ResourceLimits::default();
+        let json = serde_json::to_vec(&fixed).expect("a ContainerSpec always serializes");
         hex::encode(&Sha256::digest(&json)[..8])
     }
 }

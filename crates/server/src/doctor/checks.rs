@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use base64::Engine;
-use cchub_policy::{TierName, LABEL_TIER, LABEL_USER_ID};
+use cchub_policy::{TierName, LABEL_USER_ID};
 use cchub_runtime::ContainerRuntime;
 
 use super::{file_mode, Check, DoctorContext, Status};
@@ -53,9 +53,10 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
             None => None,
         };
         let tier = user.as_ref().and_then(|u| TierName::parse(&u.tier).ok()).and_then(|t| config.resources.tier(&t).cloned());
-        let restart_pending = user.as_ref().is_some_and(|u| container.labels.get(LABEL_TIER) != Some(&u.tier));
+        let wanted = user.as_ref().and_then(|u| crate::workspace::spec_for(config, u).ok());
+        let restart_pending = wanted.as_ref().is_some_and(|spec| container.spec_hash() != Some(spec.fingerprint().as_str()));
         if restart_pending {
-            pending.push(format!("{name}: the user's tier changed; the next workspace start applies it"));
+            pending.push(format!("{name}: the user's tier or the security settings changed; the next workspace start applies them"));
         }
         match seccomp {
             None => seccomp_problems.push(format!("{name}: no seccomp profile (the engine default or unconfined)")),

@@ -114,7 +114,7 @@ pub async fn create_user(State(state): State<AppState>, ip: ClientIp, AdminUser(
 }
 
 /// `PATCH /api/admin/users/{id}`: tier, disabled and role.
-pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(admin): AdminUser, ApiPath(id): ApiPath<i64>, ApiJson(request): ApiJson<UpdateUser>) -> ApiResult<Json<User>> {
+pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(admin): AdminUser, ApiPath(id): ApiPath<i64>, ApiJson(request): ApiJson<UpdateUser>) -> ApiResult<Json<serde_json::Value>> {
     if request.tier.is_none() && request.disabled.is_none() && request.role.is_none() {
         return Err(ApiError::bad_request("empty_update", "give at least one of tier, disabled or role"));
     }
@@ -127,10 +127,19 @@ pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(
         return Err(ApiError::conflict("last_admin", "this is the only active administrator; make another user admin first"));
     }
 
+    let mut tier_change = None;
     if let Some(tier) = tier {
         if tier.as_str() != user.tier {
+            state.workspaces.check_disk_fits(&user, &tier).await?;
             user = state.store.set_tier(id, tier.as_str()).await?;
-            state.audit(admin_event(&admin, "admin.user.set_tier", &user, &ip, json!({"tier": user.tier}))).await;
+            // The tier is saved either way: when the engine cannot apply it now, the next
+            // start of the workspace does.
+            let change = match state.workspaces.apply_tier(&user).await {
+                Ok(change) => json!(change),
+                Err(err) => json!({"error": err.code, "message": err.message}),
+            };
+            state.audit(admin_event(&admin, "admin.user.set_tier", &user, &ip, json!({"tier": user.tier, "applied": change}))).await;
+            tier_change = Some(change);
         }
     }
     if let Some(role) = role {
@@ -153,7 +162,11 @@ pub async fn update_user(State(state): State<AppState>, ip: ClientIp, AdminUser(
             state.audit(admin_event(&admin, action, &user, &ip, json!({}))).await;
         }
     }
-    Ok(Json(user))
+    let mut body = serde_json::to_value(&user).map_err(|e| ApiError::internal("serializing the user", e))?;
+    if let Some(change) = tier_change {
+        body["tier_change"] = change;
+    }
+    Ok(Json(body))
 }
 
 /// `POST /api/admin/users/{id}/password`: sets a new password and ends the user's sessions.

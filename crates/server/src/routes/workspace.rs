@@ -24,17 +24,40 @@ fn limits(state: &AppState, user: &User) -> Value {
     }
 }
 
+/// The limits the engine applies to the container now, in the units of `limits`.
+fn live_limits(info: &ContainerInfo) -> Value {
+    match &info.limits {
+        Some(limits) => json!({
+            "cpu": if limits.cpu_period > 0 { limits.cpu_quota as f64 / limits.cpu_period as f64 } else { 0.0 },
+            "memory_bytes": limits.memory,
+            "memory_swap_bytes": limits.memory_swap,
+            "memory_reservation_bytes": limits.memory_reservation,
+            "pids": limits.pids_limit,
+        }),
+        None => Value::Null,
+    }
+}
+
 fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Option<&str>) -> Json<Value> {
-    // A container made from an older spec (say, before a tier change) keeps its limits
-    // until the next start, which recreates it.
-    let wanted = state.workspaces.spec_for(user).ok().map(|spec| spec.fingerprint());
-    let restart_required = match (info, wanted) {
-        (Some(info), Some(wanted)) => info.spec_hash() != Some(wanted.as_str()),
+    // A container made from an older spec (another seccomp profile or network mode, say)
+    // keeps it until the next start, which recreates it. Limits change in place.
+    let wanted = state.workspaces.spec_for(user).ok();
+    let restart_required = match (info, &wanted) {
+        (Some(info), Some(wanted)) => info.spec_hash() != Some(wanted.fingerprint().as_str()),
+        _ => false,
+    };
+    let tier_applied = match (info, &wanted) {
+        (Some(info), Some(wanted)) => !restart_required && info.limits.as_ref() == Some(&wanted.limits),
         _ => false,
     };
     Json(json!({
         "state": info.map(|i| i.state.as_str()).unwrap_or("absent"),
-        "container": info.map(|i| json!({"id": i.id, "name": i.name, "tier": i.labels.get(cchub_policy::LABEL_TIER)})),
+        "container": info.map(|i| json!({
+            "id": i.id,
+            "name": i.name,
+            "tier": if tier_applied { Some(&user.tier) } else { i.labels.get(cchub_policy::LABEL_TIER) },
+            "limits": live_limits(i),
+        })),
         "restart_required": restart_required,
         "action": action,
         "tier": user.tier,

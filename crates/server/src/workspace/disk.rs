@@ -1,6 +1,11 @@
-//! Per-user disks: each user's workspace and home live on a sparse ext4 image, loop-mounted
-//! at `users/<id>/mnt`, so a tier's disk size is a hard limit (ENOSPC inside the
-//! container) without file system quota support in the kernel.
+//! Per-user disks: each user's workspace and home live on a sparse image, loop-mounted at
+//! `users/<id>/mnt`, so a tier's disk size is a hard limit (ENOSPC inside the container)
+//! without file system quota support in the kernel.
+//!
+//! New images are XFS when xfsprogs is installed, because `xfs_growfs` grows a mounted
+//! file system with CAP_SYS_ADMIN alone; online ext4 resizing also needs CAP_SYS_RESOURCE,
+//! which some hosts withhold even from root. Otherwise, and below XFS's minimum size, they
+//! are ext4.
 //!
 //! Needs root, `mkfs.ext4`, `mount` and loop devices; without them the folders stay plain
 //! and the limit is not enforced.
@@ -14,11 +19,14 @@ use tracing::{info, warn};
 
 const IMAGE_NAME: &str = "disk.img";
 
+/// mkfs.xfs refuses file systems below 300 MB; smaller images stay ext4.
+const XFS_MIN_BYTES: u64 = 320 * 1024 * 1024;
+
 /// The way the tier's disk size is enforced on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskMode {
-    /// Loop-mounted ext4 images.
+    /// Loop-mounted XFS or ext4 images.
     Image,
     /// Plain folders; nothing limits their size.
     Plain,
@@ -102,12 +110,12 @@ pub fn ensure_mounted(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::i
     std::fs::create_dir_all(&dirs.mnt)?;
     let image = dirs.root.join(IMAGE_NAME);
     if is_mount_point(&dirs.mnt) {
-        grow_or_warn(&image, size);
+        grow_or_warn(&image, &dirs.mnt, size);
         return Ok(MountOutcome::AlreadyMounted);
     }
     if image.exists() {
         mount_image(&image, &dirs.mnt)?;
-        grow_or_warn(&image, size);
+        grow_or_warn(&image, &dirs.mnt, size);
         return Ok(MountOutcome::Mounted);
     }
 
@@ -127,12 +135,16 @@ fn create_image(image: &Path, size: ByteSize) -> std::io::Result<()> {
     let file = std::fs::File::create(&partial)?;
     file.set_len(size.as_u64())?;
     drop(file);
-    // No blocks reserved for root: the user gets the whole size. Lazy initialisation
-    // keeps creation fast on large, sparse images.
-    let made = run(
-        "mkfs.ext4",
-        &["-q".as_ref(), "-F".as_ref(), "-m".as_ref(), "0".as_ref(), "-E".as_ref(), "lazy_itable_init=1,lazy_journal_init=1".as_ref(), partial.as_os_str()],
-    );
+    let made = if size.as_u64() >= XFS_MIN_BYTES && which("mkfs.xfs").is_some() && which("xfs_growfs").is_some() {
+        run("mkfs.xfs", &["-q".as_ref(), "-f".as_ref(), partial.as_os_str()])
+    } else {
+        // No blocks reserved for root: the user gets the whole size. Lazy initialisation
+        // keeps creation fast on large, sparse images.
+        run(
+            "mkfs.ext4",
+            &["-q".as_ref(), "-F".as_ref(), "-m".as_ref(), "0".as_ref(), "-E".as_ref(), "lazy_itable_init=1,lazy_journal_init=1".as_ref(), partial.as_os_str()],
+        )
+    };
     if let Err(err) = made {
         let _ = std::fs::remove_file(&partial);
         return Err(err);
@@ -172,27 +184,93 @@ fn migrate(dirs: &UserDirs, image: &Path) -> std::io::Result<()> {
 
 /// Grows the image like [`grow`]; a failure leaves the old size and is only logged,
 /// because it is no reason to refuse the user their files.
-fn grow_or_warn(image: &Path, size: ByteSize) {
-    if let Err(err) = grow(image, size) {
-        // NOTE: some kernels refuse online ext4 resizing ("Permission denied" from
-        // resize2fs); the image then keeps its old size until it is resized offline.
+fn grow_or_warn(image: &Path, point: &Path, size: ByteSize) {
+    if let Err(err) = grow(image, point, size) {
         warn!(image = %image.display(), size = %size, error = %err, "cannot grow a per-user disk image");
     }
 }
 
-/// Grows the image (and its file system, online) to `size`; never shrinks it.
-fn grow(image: &Path, size: ByteSize) -> std::io::Result<()> {
+/// Grows the mounted image at `point` (and its file system, online) to `size`; never
+/// shrinks it. Returns whether it grew.
+fn grow(image: &Path, point: &Path, size: ByteSize) -> std::io::Result<bool> {
     let current = std::fs::metadata(image)?.len();
     if current >= size.as_u64() {
-        return Ok(());
+        return Ok(false);
     }
-    // NOTE: a smaller tier keeps the larger image; shrinking needs the data checked first.
     std::fs::OpenOptions::new().write(true).open(image)?.set_len(size.as_u64())?;
     let device = loop_device(image).ok_or_else(|| std::io::Error::other("no loop device found for the image"))?;
     run("losetup", &["-c".as_ref(), device.as_ref()])?;
-    run("resize2fs", &[device.as_ref()])?;
+    match mount_fs_type(point).as_deref() {
+        Some("xfs") => run("xfs_growfs", &["-d".as_ref(), point.as_os_str()])?,
+        // NOTE: online ext4 growth needs CAP_SYS_RESOURCE; without it resize2fs says
+        // "Permission denied" and the file system keeps its old size.
+        _ => run("resize2fs", &[device.as_ref()])?,
+    }
     info!(image = %image.display(), size = %size, "grew a per-user disk image");
-    Ok(())
+    Ok(true)
+}
+
+/// The file system type mounted at `path`, from mountinfo.
+fn mount_fs_type(path: &Path) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let wanted = path.to_string_lossy();
+    table.lines().rev().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        (unescape(mount.split(' ').nth(4)?) == wanted).then(|| fs.split(' ').next().unwrap_or_default().to_string())
+    })
+}
+
+/// How a tier change affects a user's disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskChange {
+    Grown,
+    Unchanged,
+    /// The new size is smaller: the image keeps its size until the workspace is stopped
+    /// and started again, which rebuilds it at the new size.
+    ShrinkPending,
+    /// The image is not mounted now; the next start sizes it.
+    NotMounted,
+    NotUsed,
+}
+
+/// Bytes the user's files take now: the file system's used blocks for a mounted image,
+/// else the sizes of the files under the user's folders.
+pub fn used_bytes(dirs: &UserDirs) -> std::io::Result<u64> {
+    if is_mount_point(&dirs.mnt) {
+        let stats = rustix::fs::statvfs(&dirs.mnt)?;
+        return Ok((stats.f_blocks - stats.f_bfree) * stats.f_frsize);
+    }
+    Ok(tree_size(&dirs.mnt, 0))
+}
+
+/// Sums file sizes below `path` without following links, up to a depth of 64.
+fn tree_size(path: &Path, depth: u32) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() && depth < 64 => tree_size(&entry.path(), depth + 1),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Applies a new disk size to a mounted image: grows it online, or leaves a smaller size
+/// for the next start.
+pub fn resize(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::io::Result<DiskChange> {
+    if mode == DiskMode::Plain {
+        return Ok(DiskChange::NotUsed);
+    }
+    let image = dirs.root.join(IMAGE_NAME);
+    if !image.exists() || !is_mount_point(&dirs.mnt) {
+        return Ok(DiskChange::NotMounted);
+    }
+    if std::fs::metadata(&image)?.len() > size.as_u64() {
+        return Ok(DiskChange::ShrinkPending);
+    }
+    Ok(if grow(&image, &dirs.mnt, size)? { DiskChange::Grown } else { DiskChange::Unchanged })
 }
 
 fn loop_device(image: &Path) -> Option<String> {

@@ -7,7 +7,9 @@ mod dirs;
 pub mod disk;
 mod kill;
 mod service;
+mod tier_change;
 
 pub use activity::{Activity, TerminalGuard};
 pub use kill::kill_marked;
 pub use service::{runtime_error, WorkspaceService};
+pub use tier_change::{apply as apply_tier_change, check_disk_fits, spec_for, TierChange};

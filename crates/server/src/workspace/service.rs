@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use cchub_config::{Config, DataLayout, UserDirs};
 use cchub_gateway::{Gateway, SocketOwner};
-use cchub_policy::{build_container_spec, container_name, ByteSize, ContainerSpec, NetworkMode, SpecInput, TierName, UserPaths, CONTAINER_GID, CONTAINER_UID};
+use cchub_policy::{container_name, ByteSize, ContainerSpec, NetworkMode, TierName, CONTAINER_GID, CONTAINER_UID};
 
 use super::disk::{DiskMode, MountOutcome};
 use cchub_runtime::{ContainerInfo, ContainerRuntime, ContainerState, DockerRuntime, EnsureAction, EnsureOutcome, RuntimeError, Workspaces};
@@ -182,28 +182,18 @@ impl WorkspaceService {
 
     /// Returns the container spec the policy decides for `user` now.
     pub fn spec_for(&self, user: &User) -> Result<ContainerSpec, ApiError> {
-        let tier_name = TierName::parse(&user.tier).map_err(|e| ApiError::internal("reading the user's tier", e))?;
-        let tier = self.config.resources.tier(&tier_name).ok_or_else(|| {
-            ApiError::conflict("unknown_tier", format!("tier {tier_name} is no longer configured; an administrator must move this user to another tier"))
-        })?;
-        let dirs = self.user_dirs(user.id);
-        let paths = UserPaths {
-            root: dirs.root,
-            workspace: dirs.workspace,
-            home: dirs.home,
-            run: dirs.run,
-        };
-        build_container_spec(&SpecInput {
-            instance: &self.config.containers.instance,
-            user_id: user.id,
-            user_name: user.username.as_str(),
-            tier_name: &tier_name,
-            tier,
-            security: &self.config.security,
-            image: &self.config.containers.image,
-            paths: &paths,
-        })
-        .map_err(|e| ApiError::internal("building the container spec", e))
+        super::tier_change::spec_for(&self.config, user)
+    }
+
+    /// Applies the user's current tier to the running container (CPU, memory, pids) and
+    /// grows the disk image, without a restart.
+    pub async fn apply_tier(&self, user: &User) -> Result<super::TierChange, ApiError> {
+        super::tier_change::apply(&self.config, &self.workspaces, user, self.disk_mode).await
+    }
+
+    /// Rejects a move of `user` to `tier` when the user's files would not fit its disk.
+    pub async fn check_disk_fits(&self, user: &User, tier: &TierName) -> Result<(), ApiError> {
+        super::tier_change::check_disk_fits(&self.config, user, tier).await
     }
 
     fn socket_owner(&self) -> Option<SocketOwner> {
