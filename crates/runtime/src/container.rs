@@ -45,6 +45,8 @@ pub struct ContainerInfo {
     pub oom_killed: bool,
     /// The limits the engine applies now; `None` when listed rather than inspected.
     pub limits: Option<ResourceLimits>,
+    /// The host pid of the container's first process while it runs; `None` when listed.
+    pub pid: Option<i64>,
 }
 
 impl ContainerInfo {
@@ -70,6 +72,7 @@ impl ContainerInfo {
         });
         ContainerInfo {
             limits,
+            pid: state.and_then(|s| s.pid).filter(|pid| *pid > 0),
             id: response.id.unwrap_or_default(),
             name: response.name.unwrap_or_default().trim_start_matches('/').to_string(),
             state: match status {
@@ -109,6 +112,7 @@ impl ContainerInfo {
             },
             oom_killed: false,
             limits: None,
+            pid: None,
             image_id: summary.image_id.unwrap_or_default(),
             labels: summary.labels.unwrap_or_default(),
         }

@@ -64,7 +64,13 @@ pub struct EnsureOutcome {
 pub struct Workspaces<R: ContainerRuntime> {
     runtime: Arc<R>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Containers this process is stopping or removing, so that their `die` event is
+    /// not taken for a crash.
+    expected_stops: Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How long a stop the hub asked for explains a `die` event.
+const EXPECTED_STOP_WINDOW: Duration = Duration::from_secs(120);
 
 /// How long to wait for a container the engine is restarting on its own.
 const RESTART_WAIT: Duration = Duration::from_secs(10);
@@ -74,7 +80,21 @@ impl<R: ContainerRuntime> Workspaces<R> {
         Self {
             runtime,
             locks: Mutex::new(HashMap::new()),
+            expected_stops: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that the hub is about to stop or remove container `name`.
+    pub fn expect_stop(&self, name: &str) {
+        let mut stops = self.expected_stops.lock().expect("expected stop map poisoned");
+        stops.retain(|_, at| at.elapsed() < EXPECTED_STOP_WINDOW);
+        stops.insert(name.to_string(), std::time::Instant::now());
+    }
+
+    /// Returns whether the hub itself stopped container `name` lately, and forgets it.
+    pub fn take_expected_stop(&self, name: &str) -> bool {
+        let mut stops = self.expected_stops.lock().expect("expected stop map poisoned");
+        stops.remove(name).is_some_and(|at| at.elapsed() < EXPECTED_STOP_WINDOW)
     }
 
     pub fn runtime(&self) -> &Arc<R> {
@@ -113,6 +133,7 @@ impl<R: ContainerRuntime> Workspaces<R> {
             Some(stale) => {
                 info!(container = %stale.name, old_hash = ?stale.spec_hash(), new_hash = %wanted_hash,
                     "container spec or image changed; recreating");
+                self.expect_stop(&stale.name);
                 self.runtime.remove(&stale.id).await?;
                 let id = self.runtime.create(spec).await?;
                 self.runtime.start(&id).await?;
@@ -232,6 +253,7 @@ impl<R: ContainerRuntime> Workspaces<R> {
             return Ok(None);
         };
         if matches!(current.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting) {
+            self.expect_stop(name);
             if current.state == ContainerState::Paused {
                 self.runtime.unpause(&current.id).await?;
             }

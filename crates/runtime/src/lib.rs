@@ -9,6 +9,7 @@ mod create;
 mod docker;
 mod ensure;
 mod error;
+mod events;
 mod exec;
 pub mod firewall;
 pub mod image;
@@ -18,6 +19,7 @@ pub use container::{ContainerInfo, ContainerState};
 pub use docker::{bridge_of, DockerRuntime};
 pub use ensure::{EnsureAction, EnsureOutcome, LiveUpdate, Workspaces};
 pub use error::RuntimeError;
+pub use events::{ContainerEvent, ContainerEventKind};
 pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
 pub use tty::TtySession;
 

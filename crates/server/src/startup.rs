@@ -27,6 +27,8 @@ use crate::workspace::WorkspaceService;
 
 /// Largest request body the gateway forwards to the model.
 const GATEWAY_MAX_REQUEST: usize = 32 << 20;
+/// How often each running container's pids counter and disk use are read.
+const RESOURCE_CHECK_PERIOD: Duration = Duration::from_secs(5);
 
 /// A start-up failure; each variant names what to fix.
 #[derive(Debug, Error)]
@@ -139,6 +141,23 @@ impl App {
         }))
     }
 
+    /// Follows the engine's events and checks pids and disk use now and then, for as long
+    /// as the returned tasks live.
+    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 2] {
+        let state = self.state.clone();
+        let events = tokio::spawn(async move { state.workspaces.watch_events().await });
+        let state = self.state.clone();
+        let resources = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(RESOURCE_CHECK_PERIOD);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                state.workspaces.check_resources().await;
+            }
+        });
+        [events, resources]
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -155,6 +174,7 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let router = self.router();
         let reaper = self.spawn_idle_reaper();
+        let monitors = self.spawn_monitors();
         info!(address = %listener.local_addr()?, "cchub listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -162,6 +182,7 @@ impl App {
         if let Some(reaper) = reaper {
             reaper.abort();
         }
+        monitors.iter().for_each(tokio::task::JoinHandle::abort);
         self.state.store.close().await;
         Ok(())
     }

@@ -24,6 +24,9 @@ pub struct WorkspaceService {
     as_root: bool,
     activity: super::Activity,
     disk_mode: DiskMode,
+    notices: super::Notices,
+    /// Per-user flags of the resource monitor, so each limit hit is reported once.
+    pub(super) resource_flags: std::sync::Mutex<std::collections::HashMap<i64, super::monitor::ResourceFlags>>,
     /// One lock per user around creating and mounting the user's folders.
     prepare_locks: std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -72,6 +75,8 @@ impl WorkspaceService {
             as_root,
             activity: super::Activity::default(),
             disk_mode,
+            notices: super::Notices::default(),
+            resource_flags: std::sync::Mutex::new(std::collections::HashMap::new()),
             prepare_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
@@ -127,6 +132,23 @@ impl WorkspaceService {
             }
         }
         stopped
+    }
+
+    /// Messages for users' open chat and terminal sockets.
+    pub fn notices(&self) -> &super::Notices {
+        &self.notices
+    }
+
+    pub(super) fn workspaces(&self) -> &Workspaces<DockerRuntime> {
+        &self.workspaces
+    }
+
+    pub(super) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn runtime(&self) -> &Arc<DockerRuntime> {
@@ -326,6 +348,7 @@ impl WorkspaceService {
                 // its /workspace shows the empty folder beneath; a restart binds the image.
                 if running {
                     info!(container = %container.name, "restarting a container started before its disk image was mounted");
+                    self.workspaces.expect_stop(&container.name);
                     let restarted = self.runtime().stop(&container.id, STOP_TIMEOUT_SECS).await.and(self.runtime().start(&container.id).await);
                     if let Err(err) = restarted {
                         warn!(container = %container.name, error = %err, "cannot restart the container onto its disk image");
@@ -353,7 +376,7 @@ impl WorkspaceService {
         Ok(adopted)
     }
 
-    async fn record(&self, event: AuditEvent) {
+    pub(super) async fn record(&self, event: AuditEvent) {
         if let Err(err) = self.store.record_audit(&event).await {
             warn!(action = event.action, error = %err, "failed to record audit event");
         }

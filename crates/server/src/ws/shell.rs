@@ -18,7 +18,7 @@ use super::auth::{authenticate, error_message, protocol_token, send_json, PROTOC
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::terminal::{Utf8Carry, MAX_COLS, MAX_ROWS};
-use crate::workspace::kill_marked;
+use crate::workspace::{kill_marked, next_notice};
 
 /// Environment variable that marks every process of one terminal session.
 const SHELL_MARKER: &str = "CCHUB_SHELL_ID";
@@ -95,6 +95,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     }
 
     let exec_id = tty.exec_id.clone();
+    let mut notices = state.workspaces.notices().subscribe(user.id);
     let mut output = tty.output;
     let mut input = tty.input;
     let mut carry = Utf8Carry::default();
@@ -114,6 +115,15 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                     }
                 }
             },
+            notice = next_notice(&mut notices) => {
+                // Shown in the terminal itself, on a line of its own, and as a JSON message
+                // for a page that draws its own banner.
+                let mut line = carry.flush();
+                line.extend_from_slice(format!("\r\n\x1b[1;33m[cchub] {}\x1b[0m\r\n", notice.message).as_bytes());
+                if sink.send(Message::Binary(line.into())).await.is_err() || !send_json(&mut sink, notice.to_message()).await {
+                    break;
+                }
+            }
             _ = tokio::time::sleep(CARRY_FLUSH), if carry.has_pending() => {
                 if sink.send(Message::Binary(carry.flush().into())).await.is_err() {
                     break;

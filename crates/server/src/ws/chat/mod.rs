@@ -79,6 +79,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     }
     debug!(user_id = user.id, "chat socket open");
 
+    let mut notices = state.workspaces.notices().subscribe(user.id);
     let (outgoing, mut receiver) = mpsc::channel::<serde_json::Value>(256);
     let mut socket_state = SocketState {
         user,
@@ -102,6 +103,9 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                 if let Some(reply) = handle_message(&state, &mut socket_state, &text).await {
                     if !send_json(&mut sink, reply).await { break; }
                 }
+            }
+            notice = crate::workspace::next_notice(&mut notices) => {
+                if !send_json(&mut sink, notice.to_message()).await { break; }
             }
             Some(message) = receiver.recv() => {
                 if message["type"] == "event" && message["event"]["type"] == "system" && message["event"]["subtype"] == "init" {
