@@ -19,6 +19,15 @@ pub struct RawConfig {
     pub model: RawModel,
     pub monitoring: RawMonitoring,
     pub logging: RawLogging,
+    pub admission: RawAdmission,
+}
+
+/// A host-wide budget for running workspaces; starts beyond it wait in a queue.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAdmission {
+    pub max_running: Option<u32>,
+    pub max_memory_reservation: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +77,8 @@ pub struct RawContainers {
     pub data_dir: Option<String>,
     /// Seconds without activity after which a workspace container stops; 0 never.
     pub idle_timeout_secs: Option<u64>,
+    /// Seconds without activity after which a workspace container is paused; 0 never.
+    pub idle_pause_secs: Option<u64>,
     /// Put each user's files on a loop-mounted disk image sized to the tier (needs root).
     pub disk_images: Option<bool>,
     pub tmp_size: Option<ByteSize>,
@@ -109,6 +120,10 @@ pub struct RawTier {
     pub network_mode: Option<String>,
     #[serde(alias = "egressAllowlist")]
     pub egress_allowlist: Option<Vec<String>>,
+    /// Overrides `containers.idle_pause_secs` for this tier.
+    pub idle_pause_secs: Option<u64>,
+    /// Overrides `containers.idle_timeout_secs` for this tier.
+    pub idle_stop_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

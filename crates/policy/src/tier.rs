@@ -69,6 +69,10 @@ pub struct Tier {
     /// Hosts the `proxy` network mode lets containers reach: `host`, `host:port` or
     /// `*.domain`.
     pub egress_allowlist: Vec<String>,
+    /// Seconds without activity before the container is paused; `None` never.
+    pub idle_pause_secs: Option<u64>,
+    /// Seconds without activity before the container is stopped; `None` never.
+    pub idle_stop_secs: Option<u64>,
 }
 
 /// CFS period used for every container; the quota is `cpu * CPU_PERIOD_US`.
@@ -115,6 +119,16 @@ impl Tier {
             // Below this, bash, git and the claude executable cannot start together.
             return Err(invalid("pids", format!("must be at least 16, got {}", self.pids)));
         }
+        for (field, value) in [("idle_pause_secs", self.idle_pause_secs), ("idle_stop_secs", self.idle_stop_secs)] {
+            if value.is_some_and(|secs| secs < 5) {
+                return Err(invalid(field, format!("must be 0 (never) or at least 5, got {}", value.unwrap_or_default())));
+            }
+        }
+        if let (Some(pause), Some(stop)) = (self.idle_pause_secs, self.idle_stop_secs) {
+            if pause >= stop {
+                return Err(invalid("idle_pause_secs", format!("({pause}) must be less than idle_stop_secs ({stop}), or 0 to never pause")));
+            }
+        }
         Ok(())
     }
 
@@ -139,6 +153,8 @@ pub fn default_tiers() -> BTreeMap<TierName, Tier> {
         seccomp_profile: None,
         network_mode: None,
         egress_allowlist: Vec::new(),
+        idle_pause_secs: Some(600),
+        idle_stop_secs: Some(1800),
     };
     BTreeMap::from([
         (TierName("free".into()), tier(0.5, 512, 1, 2, 512, 5, 100, 1, Some(2_000_000))),
@@ -193,6 +209,16 @@ mod tests {
         let mut tier = free();
         tier.memory_swap = ByteSize::mib(512);
         assert!(tier.validate("free").is_err());
+    }
+
+    #[test]
+    fn pause_after_stop_is_rejected() {
+        let mut tier = free();
+        tier.idle_pause_secs = Some(3600);
+        let err = tier.validate("free").unwrap_err();
+        assert!(err.to_string().contains("idle_pause_secs"), "{err}");
+        tier.idle_stop_secs = None;
+        assert!(tier.validate("free").is_ok(), "pausing without a stop is fine");
     }
 
     #[test]

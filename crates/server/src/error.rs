@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_secs: Option<u64>,
+    /// Extra fields for the client, such as a queue position; merged into the error.
+    pub detail: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            detail: None,
         }
     }
 
@@ -68,7 +71,11 @@ impl ApiError {
 
     /// The JSON body, also sent as a WebSocket error message.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let (Some(fields), Some(object)) = (&self.detail, error.as_object_mut()) {
+            object.extend(fields.clone());
+        }
+        json!({"error": error})
     }
 }
 

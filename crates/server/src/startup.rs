@@ -125,18 +125,19 @@ impl App {
         Ok(Self { state })
     }
 
-    /// Stops idle workspaces now and then, for as long as the returned task lives.
+    /// Pauses and stops idle workspaces now and then, for as long as the returned task
+    /// lives; `None` when no tier ever pauses or stops.
     fn spawn_idle_reaper(&self) -> Option<tokio::task::JoinHandle<()>> {
-        let timeout = self.state.config.containers.idle_timeout?;
+        let shortest = self.state.config.resources.tiers.values().flat_map(|t| [t.idle_pause_secs, t.idle_stop_secs]).flatten().min()?;
         let state = self.state.clone();
-        let period = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let period = (Duration::from_secs(shortest) / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
         Some(tokio::spawn(async move {
             let mut ticker = tokio::time::interval(period);
             ticker.tick().await;
             loop {
                 ticker.tick().await;
                 let runs = state.runs.clone();
-                state.workspaces.stop_idle(timeout, |user_id| runs.active_count(user_id)).await;
+                state.workspaces.sweep_idle(|user_id| runs.active_count(user_id)).await;
             }
         }))
     }

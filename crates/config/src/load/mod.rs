@@ -22,6 +22,21 @@ pub struct Config {
     pub auth: AuthConfig,
     pub model: ModelConfig,
     pub logging: LoggingConfig,
+    pub admission: AdmissionConfig,
+}
+
+/// A host-wide budget for running (not paused) workspaces; `None` is no limit.
+#[derive(Debug, Clone, Default)]
+pub struct AdmissionConfig {
+    pub max_running: Option<u32>,
+    /// Sum of the memory reservations of the running containers.
+    pub max_memory_reservation: Option<ByteSize>,
+}
+
+impl AdmissionConfig {
+    pub fn is_limited(&self) -> bool {
+        self.max_running.is_some() || self.max_memory_reservation.is_some()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -220,7 +235,26 @@ fn resolve(
 
     let database = resolve_database(&raw.database, env("CCHUB_DATABASE_URL"), &data_dir)?;
 
-    let (default_tier, tiers) = resolve_tiers(&raw.resources.tiers, env("CCHUB_DEFAULT_TIER").or(raw.resources.default_tier))?;
+    let idle = IdleDefaults {
+        pause: raw.containers.idle_pause_secs,
+        stop: raw.containers.idle_timeout_secs.unwrap_or(1800),
+    };
+    let (default_tier, tiers) = resolve_tiers(&raw.resources.tiers, env("CCHUB_DEFAULT_TIER").or(raw.resources.default_tier), idle)?;
+    if raw.admission.max_running == Some(0) {
+        return Err(ConfigError::invalid("admission.max_running", "must be at least 1; leave it out for no limit"));
+    }
+    let admission = AdmissionConfig {
+        max_running: raw.admission.max_running,
+        max_memory_reservation: raw.admission.max_memory_reservation,
+    };
+    if let Some(budget) = admission.max_memory_reservation {
+        if let Some((name, tier)) = tiers.iter().find(|(_, t)| t.memory_reservation > budget) {
+            return Err(ConfigError::invalid(
+                "admission.max_memory_reservation",
+                format!("({budget}) is below tier {name}'s memory_reservation ({}), so its users could never start", tier.memory_reservation),
+            ));
+        }
+    }
 
     let security = resolve_security(&raw.security, raw.containers.tmp_size, base_dir)?;
     for (name, tier) in &tiers {
@@ -280,7 +314,33 @@ fn resolve(
         auth,
         model,
         logging,
+        admission,
     })
+}
+
+/// The idle times of `containers`, used by tiers that set none of their own; 0 is never.
+#[derive(Debug, Clone, Copy)]
+struct IdleDefaults {
+    /// `None` when not configured: then [`DEFAULT_IDLE_PAUSE_SECS`], unless that is not
+    /// shorter than the stop time.
+    pause: Option<u64>,
+    stop: u64,
+}
+
+const DEFAULT_IDLE_PAUSE_SECS: u64 = 600;
+
+impl IdleDefaults {
+    /// The (pause, stop) seconds of a tier that sets `pause` and `stop` or not; `None` is
+    /// never.
+    fn for_tier(self, pause: Option<u64>, stop: Option<u64>) -> (Option<u64>, Option<u64>) {
+        let stop = stop.unwrap_or(self.stop);
+        let pause = match pause.or(self.pause) {
+            Some(explicit) => explicit,
+            None if stop > 0 && DEFAULT_IDLE_PAUSE_SECS >= stop => 0,
+            None => DEFAULT_IDLE_PAUSE_SECS,
+        };
+        ((pause > 0).then_some(pause), (stop > 0).then_some(stop))
+    }
 }
 
 fn absolute(path: &Path, base_dir: &Path) -> std::io::Result<PathBuf> {
@@ -334,14 +394,21 @@ fn resolve_database(raw: &RawDatabase, env_url: Option<String>, data_dir: &Path)
     })
 }
 
-fn resolve_tiers(raw: &BTreeMap<String, RawTier>, default_tier: Option<String>) -> Result<(TierName, BTreeMap<TierName, Tier>), ConfigError> {
+fn resolve_tiers(raw: &BTreeMap<String, RawTier>, default_tier: Option<String>, idle: IdleDefaults) -> Result<(TierName, BTreeMap<TierName, Tier>), ConfigError> {
     let mut tiers = default_tiers();
+    for tier in tiers.values_mut() {
+        (tier.idle_pause_secs, tier.idle_stop_secs) = idle.for_tier(None, None);
+    }
     for (name, raw_tier) in raw {
         let key = format!("resources.tiers.{name}");
         let tier_name = TierName::parse(name).map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
-        let tier = merge_tier(raw_tier, tiers.get(&tier_name), &key)?;
+        let mut tier = merge_tier(raw_tier, tiers.get(&tier_name), &key)?;
+        (tier.idle_pause_secs, tier.idle_stop_secs) = idle.for_tier(raw_tier.idle_pause_secs, raw_tier.idle_stop_secs);
         tier.validate(name).map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
         tiers.insert(tier_name, tier);
+    }
+    for (name, tier) in &tiers {
+        tier.validate(name.as_str()).map_err(|e| ConfigError::invalid(format!("resources.tiers.{name}"), e.to_string()))?;
     }
 
     let default_text = default_tier.unwrap_or_else(|| "free".into());
@@ -400,6 +467,9 @@ fn merge_tier(raw: &RawTier, base: Option<&Tier>, key: &str) -> Result<Tier, Con
             }
             None => base.map(|b| b.egress_allowlist.clone()).unwrap_or_default(),
         },
+        // Filled in by resolve_tiers from the tier and the containers section.
+        idle_pause_secs: None,
+        idle_stop_secs: None,
     })
 }
 

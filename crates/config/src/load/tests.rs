@@ -244,3 +244,33 @@ fn shipped_example_loads() {
     assert_eq!(config.resources.tiers.len(), 3);
     assert_eq!(config.security.internal_subnet_pool.capacity(), 1 << 20);
 }
+
+#[test]
+fn idle_times_per_tier() {
+    let config = load_yaml("containers:\n  idle_timeout_secs: 60\nresources:\n  tiers:\n    pro: { idle_pause_secs: 20, idle_stop_secs: 0 }\n", &no_env).unwrap();
+    let tier = |name: &str| config.resources.tier(&TierName::parse(name).unwrap()).unwrap().clone();
+    assert_eq!((tier("free").idle_pause_secs, tier("free").idle_stop_secs), (None, Some(60)), "the default pause is dropped when not shorter than the stop");
+    assert_eq!((tier("pro").idle_pause_secs, tier("pro").idle_stop_secs), (Some(20), None));
+
+    let defaults = Config::load(None, &no_env).unwrap();
+    let free = defaults.resources.tier(&TierName::parse("free").unwrap()).unwrap();
+    assert_eq!((free.idle_pause_secs, free.idle_stop_secs), (Some(600), Some(1800)));
+}
+
+#[test]
+fn pause_not_before_stop_names_the_tier() {
+    let err = load_yaml("resources:\n  tiers:\n    free: { idle_pause_secs: 900, idle_stop_secs: 600 }\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("resources.tiers.free"), "{err}");
+    assert!(err.contains("idle_pause_secs"), "{err}");
+}
+
+#[test]
+fn admission_budget_is_checked() {
+    let err = load_yaml("admission:\n  max_running: 0\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("admission.max_running"), "{err}");
+    let err = load_yaml("admission:\n  max_memory_reservation: 256M\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("admission.max_memory_reservation"), "{err}");
+    let config = load_yaml("admission:\n  max_running: 2\n  max_memory_reservation: 8G\n", &no_env).unwrap();
+    assert_eq!(config.admission.max_running, Some(2));
+    assert!(config.admission.is_limited());
+}

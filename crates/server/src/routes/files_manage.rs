@@ -80,15 +80,18 @@ pub async fn download(State(state): State<AppState>, CurrentUser(user): CurrentU
     let name = path.split().map(|(_, name)| name).unwrap_or_default();
     let (file, size) = on_workspace(&state, &user, move |root| open_for_download(root, &path)).await?;
     let file = tokio::fs::File::from_std(file);
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
+    // The guard travels with the body, so the workspace counts as busy until the last
+    // byte is sent or the client goes away.
+    let busy = state.workspaces.busy(user.id);
+    let stream = futures_util::stream::unfold((file, busy), |(mut file, busy)| async move {
         let mut buffer = vec![0u8; 64 * 1024];
         match file.read(&mut buffer).await {
             Ok(0) => None,
             Ok(n) => {
                 buffer.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buffer)), file))
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buffer)), (file, busy)))
             }
-            Err(err) => Some((Err(err), file)),
+            Err(err) => Some((Err(err), (file, busy))),
         }
     });
     let encoded: String = name
@@ -113,6 +116,7 @@ pub async fn download(State(state): State<AppState>, CurrentUser(user): CurrentU
 /// moved into place only when complete.
 pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, mut multipart: Multipart) -> ApiResult<Json<Value>> {
     let folder = parse_path(&query)?;
+    let _busy = state.workspaces.busy(user.id);
     let limit = state.config.server.max_upload_size.as_u64();
     let root = state.workspaces.prepare_dirs(&user).await?.workspace;
     let bad_form = |err: axum::extract::multipart::MultipartError| {

@@ -1,5 +1,6 @@
-//! When each user last did something, and how many terminals they have open, so that idle
-//! containers can be stopped without cutting off anyone who is working.
+//! When each user last did something, and how many terminals and file transfers they have
+//! open, so that idle containers can be paused or stopped without cutting off anyone who
+//! is working.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     last: Instant,
-    terminals: usize,
+    /// Open terminals and file transfers.
+    busy: usize,
 }
 
 #[derive(Clone)]
@@ -17,8 +19,8 @@ pub struct Activity {
     entries: Arc<Mutex<HashMap<i64, Entry>>>,
 }
 
-/// Held while a terminal is open; dropping it closes the count.
-pub struct TerminalGuard {
+/// Held while a terminal or a file transfer is open; dropping it ends the count.
+pub struct BusyGuard {
     activity: Activity,
     user_id: i64,
 }
@@ -35,25 +37,26 @@ impl Default for Activity {
 impl Activity {
     pub fn touch(&self, user_id: i64) {
         let mut entries = self.entries.lock().expect("activity map poisoned");
-        let entry = entries.entry(user_id).or_insert(Entry { last: Instant::now(), terminals: 0 });
+        let entry = entries.entry(user_id).or_insert(Entry { last: Instant::now(), busy: 0 });
         entry.last = Instant::now();
     }
 
-    pub fn terminal_opened(&self, user_id: i64) -> TerminalGuard {
+    /// Counts a terminal or a file transfer until the guard is dropped.
+    pub fn busy(&self, user_id: i64) -> BusyGuard {
         {
             let mut entries = self.entries.lock().expect("activity map poisoned");
-            let entry = entries.entry(user_id).or_insert(Entry { last: Instant::now(), terminals: 0 });
-            entry.terminals += 1;
+            let entry = entries.entry(user_id).or_insert(Entry { last: Instant::now(), busy: 0 });
+            entry.busy += 1;
             entry.last = Instant::now();
         }
-        TerminalGuard {
+        BusyGuard {
             activity: self.clone(),
             user_id,
         }
     }
 
-    pub fn open_terminals(&self, user_id: i64) -> usize {
-        self.entries.lock().expect("activity map poisoned").get(&user_id).map(|e| e.terminals).unwrap_or(0)
+    pub fn busy_count(&self, user_id: i64) -> usize {
+        self.entries.lock().expect("activity map poisoned").get(&user_id).map(|e| e.busy).unwrap_or(0)
     }
 
     /// Time since the user's last activity; a user not seen since the hub started counts
@@ -64,11 +67,11 @@ impl Activity {
     }
 }
 
-impl Drop for TerminalGuard {
+impl Drop for BusyGuard {
     fn drop(&mut self) {
         let mut entries = self.activity.entries.lock().expect("activity map poisoned");
         if let Some(entry) = entries.get_mut(&self.user_id) {
-            entry.terminals = entry.terminals.saturating_sub(1);
+            entry.busy = entry.busy.saturating_sub(1);
             entry.last = Instant::now();
         }
     }
@@ -79,16 +82,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn terminals_are_counted() {
+    fn busy_guards_are_counted() {
         let activity = Activity::default();
-        let first = activity.terminal_opened(1);
-        let second = activity.terminal_opened(1);
-        assert_eq!(activity.open_terminals(1), 2);
+        let first = activity.busy(1);
+        let second = activity.busy(1);
+        assert_eq!(activity.busy_count(1), 2);
         drop(first);
-        assert_eq!(activity.open_terminals(1), 1);
+        assert_eq!(activity.busy_count(1), 1);
         drop(second);
-        assert_eq!(activity.open_terminals(1), 0);
-        assert_eq!(activity.open_terminals(2), 0);
+        assert_eq!(activity.busy_count(1), 0);
+        assert_eq!(activity.busy_count(2), 0);
     }
 
     #[test]

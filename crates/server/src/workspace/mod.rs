@@ -1,6 +1,7 @@
 //! Each user's container: its directories, gateway socket, spec and lifecycle.
 
 mod activity;
+mod admission;
 mod agent_settings;
 pub mod apparmor;
 mod dirs;
@@ -11,7 +12,7 @@ mod notices;
 mod service;
 mod tier_change;
 
-pub use activity::{Activity, TerminalGuard};
+pub use activity::{Activity, BusyGuard};
 pub use kill::kill_marked;
 pub use notices::{next_notice, Notice, Notices};
 pub use service::{runtime_error, WorkspaceService};

@@ -14,6 +14,8 @@ use crate::error::ApiError;
 
 /// Seconds a container gets to stop before the engine kills it.
 const STOP_TIMEOUT_SECS: i32 = 5;
+/// Seconds a queued client waits before asking again.
+const QUEUE_RETRY_SECS: u64 = 3;
 
 pub struct WorkspaceService {
     config: Arc<Config>,
@@ -25,6 +27,7 @@ pub struct WorkspaceService {
     activity: super::Activity,
     disk_mode: DiskMode,
     notices: super::Notices,
+    admission: super::admission::Admission,
     /// Per-user flags of the resource monitor, so each limit hit is reported once.
     pub(super) resource_flags: std::sync::Mutex<std::collections::HashMap<i64, super::monitor::ResourceFlags>>,
     /// One lock per user around creating and mounting the user's folders.
@@ -76,6 +79,7 @@ impl WorkspaceService {
             activity: super::Activity::default(),
             disk_mode,
             notices: super::Notices::default(),
+            admission: super::admission::Admission::default(),
             resource_flags: std::sync::Mutex::new(std::collections::HashMap::new()),
             prepare_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
@@ -86,52 +90,63 @@ impl WorkspaceService {
         self.activity.touch(user_id);
     }
 
-    /// Counts an open terminal until the guard is dropped; the container is not stopped
-    /// for idleness meanwhile.
-    pub fn terminal_opened(&self, user_id: i64) -> super::TerminalGuard {
-        self.activity.terminal_opened(user_id)
+    /// Counts an open terminal or file transfer until the guard is dropped; the container
+    /// is neither paused nor stopped for idleness meanwhile.
+    pub fn busy(&self, user_id: i64) -> super::BusyGuard {
+        self.activity.busy(user_id)
     }
 
-    /// Stops every running container whose user has had no request, terminal or agent
-    /// run for `timeout`; returns how many were stopped.
-    pub async fn stop_idle(&self, timeout: std::time::Duration, active_runs: impl Fn(i64) -> usize) -> usize {
+    /// Pauses running containers idle for their tier's pause time and stops containers
+    /// idle for its stop time. A user with an agent run, a terminal or a file transfer
+    /// counts as active. Returns how many containers were paused and stopped.
+    pub async fn sweep_idle(&self, active_runs: impl Fn(i64) -> usize) -> (usize, usize) {
         let containers = match self.runtime().list_managed(&self.config.containers.instance).await {
             Ok(containers) => containers,
             Err(err) => {
                 warn!(error = %err, "cannot list containers for the idle check");
-                return 0;
+                return (0, 0);
             }
         };
-        let mut stopped = 0;
-        for container in containers.into_iter().filter(|c| c.state == ContainerState::Running) {
+        let (mut paused, mut stopped) = (0, 0);
+        for container in containers.into_iter().filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Paused)) {
             let Some(user_id) = container.user_id() else { continue };
-            if active_runs(user_id) > 0 || self.activity.open_terminals(user_id) > 0 || self.activity.idle_for(user_id) < timeout {
+            if active_runs(user_id) > 0 || self.activity.busy_count(user_id) > 0 {
                 continue;
             }
-            let user = match self.store.user_by_id(user_id).await {
-                Ok(Some(user)) => user,
-                _ => continue,
+            let Ok(Some(user)) = self.store.user_by_id(user_id).await else { continue };
+            let Some(tier) = TierName::parse(&user.tier).ok().and_then(|t| self.config.resources.tier(&t).cloned()) else { continue };
+            let idle = self.activity.idle_for(user_id);
+            let past = |secs: Option<u64>| secs.is_some_and(|secs| idle >= std::time::Duration::from_secs(secs));
+            let (action, result) = if past(tier.idle_stop_secs) {
+                info!(user_id, container = %container.name, idle_secs = idle.as_secs(), "stopping an idle workspace");
+                ("container.idle_stop", self.workspaces.stop(&container.name, STOP_TIMEOUT_SECS).await.map(|_| true))
+            } else if container.state == ContainerState::Running && past(tier.idle_pause_secs) {
+                info!(user_id, container = %container.name, idle_secs = idle.as_secs(), "pausing an idle workspace");
+                ("container.idle_pause", self.workspaces.pause(&container.name).await)
+            } else {
+                continue;
             };
-            info!(user_id, container = %container.name, idle_secs = self.activity.idle_for(user_id).as_secs(), "stopping an idle workspace");
-            match self.workspaces.stop(&container.name, STOP_TIMEOUT_SECS).await {
-                Ok(_) => {
-                    stopped += 1;
-                    let _ = self.store.set_container_state(user_id, "exited").await;
+            match result {
+                Ok(true) => {
+                    let state = if action == "container.idle_stop" { "exited" } else { "paused" };
+                    if action == "container.idle_stop" { stopped += 1 } else { paused += 1 }
+                    let _ = self.store.set_container_state(user_id, state).await;
                     self.record(AuditEvent {
                         actor_id: Some(user.id),
                         actor: Some(user.username.to_string()),
-                        action: "container.idle_stop",
+                        action,
                         target: Some(container.name.clone()),
                         outcome: "success",
-                        detail: Some(serde_json::json!({"idle_secs": self.activity.idle_for(user_id).as_secs()})),
+                        detail: Some(serde_json::json!({"idle_secs": idle.as_secs()})),
                         ..AuditEvent::default()
                     })
                     .await;
                 }
-                Err(err) => warn!(user_id, error = %err, "cannot stop an idle workspace"),
+                Ok(false) => {}
+                Err(err) => warn!(user_id, action, error = %err, "cannot pause or stop an idle workspace"),
             }
         }
-        stopped
+        (paused, stopped)
     }
 
     /// Messages for users' open chat and terminal sockets.
@@ -248,7 +263,12 @@ impl WorkspaceService {
                 return Err(ApiError::unavailable("apparmor_profile_missing", format!("the AppArmor profile {profile} is not loaded; an administrator must load it (see cchub doctor)")));
             }
         }
-        let outcome = self.workspaces.ensure_running(&spec).await.map_err(runtime_error)?;
+        if self.config.admission.is_limited() {
+            self.admit(user, &spec).await?;
+        }
+        let outcome = self.workspaces.ensure_running(&spec).await.map_err(runtime_error);
+        self.admission.settled(user.id);
+        let outcome = outcome?;
 
         self.store
             .upsert_container(user.id, &outcome.info.id, &outcome.info.name, &spec.fingerprint(), outcome.info.state.as_str())
@@ -271,6 +291,59 @@ impl WorkspaceService {
             self.record(event).await;
         }
         Ok(outcome)
+    }
+
+    /// Lets the user's container start (or resume) only within the host-wide budget;
+    /// otherwise the user waits in the queue and the error says their position.
+    async fn admit(&self, user: &User, spec: &ContainerSpec) -> Result<(), ApiError> {
+        let containers = self.runtime().list_managed(&self.config.containers.instance).await.map_err(runtime_error)?;
+        if containers.iter().any(|c| c.user_id() == Some(user.id) && c.state == ContainerState::Running) {
+            return Ok(());
+        }
+        let mut running = Vec::new();
+        let mut remaining_idle = Vec::new();
+        for container in containers.iter().filter(|c| c.state == ContainerState::Running) {
+            let Some(user_id) = container.user_id() else { continue };
+            let tier = match self.store.user_by_id(user_id).await {
+                Ok(Some(owner)) => TierName::parse(&owner.tier).ok().and_then(|t| self.config.resources.tier(&t).cloned()),
+                _ => None,
+            };
+            let memory_reservation = tier.as_ref().map(|t| t.memory_reservation.as_u64()).unwrap_or(0);
+            running.push(super::admission::Share { user_id, memory_reservation });
+            // The time until this container is paused or stopped for idleness, if nobody
+            // uses it meanwhile.
+            if let Some(secs) = tier.and_then(|t| t.idle_pause_secs.or(t.idle_stop_secs)) {
+                if self.activity.busy_count(user_id) == 0 {
+                    remaining_idle.push(std::time::Duration::from_secs(secs).saturating_sub(self.activity.idle_for(user_id)).as_secs());
+                }
+            }
+        }
+        let need = u64::try_from(spec.limits.memory_reservation).unwrap_or(0);
+        match self.admission.decide(&self.config.admission, user.id, need, &running, std::time::Instant::now()) {
+            super::admission::Decision::Admitted => Ok(()),
+            super::admission::Decision::Queued { position } => {
+                remaining_idle.sort_unstable();
+                let estimate = remaining_idle.get(position - 1).copied();
+                info!(user_id = user.id, position, estimate_secs = ?estimate, running = running.len(), "workspace start queued by admission control");
+                let wait = match estimate {
+                    Some(secs) => format!(" A place should free up in about {} min.", secs.div_ceil(60).max(1)),
+                    None => String::new(),
+                };
+                let mut error = ApiError::unavailable(
+                    "queued",
+                    format!(
+                        "The host is at capacity, so your workspace waits in a queue: you are number {position}.{wait} Ask again within {} s to keep your place; clients retry by themselves.",
+                        super::admission::TICKET_TTL.as_secs()
+                    ),
+                );
+                error.retry_after_secs = Some(QUEUE_RETRY_SECS);
+                let mut detail = serde_json::Map::new();
+                detail.insert("position".into(), position.into());
+                detail.insert("estimate_secs".into(), estimate.into());
+                error.detail = Some(detail);
+                Err(error)
+            }
+        }
     }
 
     /// Gives the user an egress proxy socket when the container's network mode is

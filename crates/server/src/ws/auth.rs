@@ -33,7 +33,11 @@ pub async fn send_json(sink: &mut SplitSink<WebSocket, Message>, value: serde_js
 }
 
 pub fn error_message(error: &ApiError) -> serde_json::Value {
-    json!({"type": "error", "code": error.code, "message": error.message})
+    let mut message = json!({"type": "error", "code": error.code, "message": error.message});
+    if let (Some(fields), Some(object)) = (&error.detail, message.as_object_mut()) {
+        object.extend(fields.clone());
+    }
+    message
 }
 
 /// Authenticates a socket from its subprotocol token or its first message; on failure

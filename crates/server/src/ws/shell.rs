@@ -76,7 +76,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
             return;
         }
     };
-    let _open = state.workspaces.terminal_opened(user.id);
+    let _open = state.workspaces.busy(user.id);
     info!(user_id = user.id, shell_id = %shell_id, "terminal opened");
     state
         .audit(AuditEvent {
