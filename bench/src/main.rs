@@ -2,7 +2,7 @@
 //! ratios. Run it as root on a machine with the Docker Engine and the workspace image:
 //! `cargo run --release -p cchub-bench` (or `scripts/bench.sh`).
 //!
-//! `cchub-bench [cold-start|gateway|relay|terminal|memory]...` runs only the named ones.
+//! `cchub-bench [cold-start|gateway|relay|terminal|resume|memory]...` runs only the named ones.
 //! `cchub-bench ttfb-client ADDR N [KEY]` is an internal mode: the gateway benchmark runs
 //! it inside a container's network namespace with nsenter.
 
@@ -10,6 +10,7 @@ mod cold_start;
 mod gateway;
 mod memory;
 mod relay;
+mod resume;
 mod stats;
 mod terminal;
 
@@ -42,6 +43,9 @@ async fn main() -> anyhow::Result<()> {
         let (open, echo) = terminal::run(scaled(20, 1), scaled(300, 20)).await?;
         reports.push(open);
         reports.push(echo);
+    }
+    if wanted("resume") {
+        reports.push(resume::run(scaled(30, 1)).await?);
     }
     if wanted("memory") {
         memory::run().await?;

@@ -84,7 +84,8 @@ async fn direct_shell(hub: &TestHub, container: &str) -> anyhow::Result<cchub_ru
     Ok(hub.runtime.exec_tty(container, request).await?)
 }
 
-async fn read_until(output: &mut std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, needle: &str) -> anyhow::Result<()> {
+/// Reads the TTY output until `needle` appears, for at most 30 s.
+pub(crate) async fn read_until(output: &mut std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, needle: &str) -> anyhow::Result<()> {
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(30);
