@@ -261,3 +261,42 @@ async fn cpu_hog_gets_the_tier_quota() {
     let (_, out) = tokio::time::timeout(Duration::from_secs(60), hog).await.expect("the busy loop exec timed out after 60 s").unwrap().unwrap();
     assert!(out.contains("hog-ended"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_kill_of_the_main_process_restarts_the_container() {
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
+    let jo = hub.create_user("jo").await.unwrap();
+    let container = hub.start_workspace(&jo).await.unwrap();
+    hub.exec(&jo, "echo before > /workspace/kept.txt").await.unwrap();
+    let restarts = |inspect: &bollard::models::ContainerInspectResponse| inspect.restart_count.unwrap_or_default();
+    let before = hub.runtime.client().inspect_container(&container, None::<InspectContainerOptions>).await.unwrap();
+
+    // The init process runs as the container's user, so the user can make it the kernel's
+    // first choice. Three hogs share the memory, so none of them outranks init, and the
+    // kill of init takes the whole container down.
+    let mut shell = ShellSocket::connect(&hub, &jo).await.unwrap();
+    let hogs = "echo 1000 > /proc/1/oom_score_adj; for i in 1 2 3; do head -c 200M /dev/zero | tail > /dev/null & done; wait\n";
+    shell.type_text(hogs).await.unwrap();
+    let notice = shell.wait_for_message("notice", Duration::from_secs(60)).await.unwrap();
+    assert!(["oom", "exited"].contains(&notice["kind"].as_str().unwrap()), "{notice}");
+
+    // The engine restarts it by itself, and the files are intact.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = hub.runtime.client().inspect_container(&container, None::<InspectContainerOptions>).await.unwrap();
+        if restarts(&now) > restarts(&before) && now.state.as_ref().and_then(|s| s.running) == Some(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the container did not restart by itself: {:?}", now.state);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, out) = hub.exec(&jo, "cat /workspace/kept.txt").await.unwrap();
+    assert_eq!(out.trim(), "before");
+    let exit = wait_for_audit(&hub, "container.exit", Duration::from_secs(10)).await;
+    assert_eq!(exit["detail"]["exit_code"], 137, "{exit}");
+}

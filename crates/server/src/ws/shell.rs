@@ -26,6 +26,8 @@ const SHELL_MARKER: &str = "CCHUB_SHELL_ID";
 const MAX_CLIENT_MESSAGE: usize = 1 << 20;
 /// How long a cut-off UTF-8 sequence is held before it is sent as it is.
 const CARRY_FLUSH: Duration = Duration::from_millis(50);
+/// How long a shell that ended waits for a notice that explains why.
+const NOTICE_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -119,7 +121,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                 // Shown in the terminal itself, on a line of its own, and as a JSON message
                 // for a page that draws its own banner.
                 let mut line = carry.flush();
-                line.extend_from_slice(format!("\r\n\x1b[1;33m[cchub] {}\x1b[0m\r\n", notice.message).as_bytes());
+                line.extend_from_slice(notice_line(&notice).as_bytes());
                 if sink.send(Message::Binary(line.into())).await.is_err() || !send_json(&mut sink, notice.to_message()).await {
                     break;
                 }
@@ -156,7 +158,15 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
         if !rest.is_empty() {
             let _ = sink.send(Message::Binary(rest.into())).await;
         }
+        // A shell killed by a signal may have died with its container (out of memory, say),
+        // whose event arrives just after; wait briefly so the user learns why it closed.
         let code = runtime.exec_exit_code(&exec_id).await.ok().flatten();
+        let killed = code.is_none_or(|code| code >= 128);
+        let explained = if killed { tokio::time::timeout(NOTICE_GRACE, next_notice(&mut notices)).await.ok() } else { None };
+        if let Some(notice) = explained {
+            let _ = sink.send(Message::Binary(notice_line(&notice).into_bytes().into())).await;
+            let _ = send_json(&mut sink, notice.to_message()).await;
+        }
         let _ = send_json(&mut sink, json!({"type": "exit", "code": code})).await;
         let _ = sink.send(Message::Close(None)).await;
     }
@@ -164,6 +174,11 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     // everything started from it.
     kill_marked(runtime.as_ref(), &container.id, &marker).await;
     debug!(user_id = user.id, shell_id = %shell_id, "terminal closed");
+}
+
+/// A notice as terminal output: its own line, in bold yellow.
+fn notice_line(notice: &crate::workspace::Notice) -> String {
+    format!("\r\n\x1b[1;33m[cchub] {}\x1b[0m\r\n", notice.message)
 }
 
 /// Handles one JSON control message; returns a reply for the client, if any.
