@@ -166,6 +166,20 @@ async fn tier_upgrade_applies_without_restart() {
     assert!(body["error"]["message"].as_str().unwrap().contains("delete files"), "{body}");
     let (_, user) = hub.request(Method::GET, "/api/workspace", Some(&frank.access), None).await.unwrap();
     assert_eq!(user["tier"], "pro", "the refused change left the tier alone");
+
+    // Once the files fit, the downgrade is taken; the disk shrinks at the next start.
+    let (code, out) = hub.exec(&frank, "rm /workspace/big").await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "free"}))).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tier_change"]["disk"], "shrink_pending", "{body}");
+    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&frank.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    hub.start_workspace(&frank).await.unwrap();
+    let (_, out) = hub.exec(&frank, "df -k /workspace | tail -1; cat /workspace/kept.txt").await.unwrap();
+    let size_shrunk: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(size_shrunk < 410 * 1024, "the disk is back to 400 MiB: {out}");
+    assert!(out.contains("keep"), "files survive the shrink: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

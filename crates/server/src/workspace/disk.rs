@@ -19,6 +19,11 @@ use tracing::{info, warn};
 
 const IMAGE_NAME: &str = "disk.img";
 
+/// The user's disk image file.
+pub fn image_path(dirs: &UserDirs) -> PathBuf {
+    dirs.root.join(IMAGE_NAME)
+}
+
 /// mkfs.xfs refuses file systems below 300 MB; smaller images stay ext4.
 const XFS_MIN_BYTES: u64 = 320 * 1024 * 1024;
 
@@ -220,14 +225,60 @@ fn mount_fs_type(path: &Path) -> Option<String> {
     })
 }
 
+/// Rebuilds a mounted image that is larger than `size` at `size`, copying the files over,
+/// while no container uses it. Keeps the old image when anything fails or the files would
+/// not fit. Returns whether it shrank.
+pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::io::Result<bool> {
+    let image = dirs.root.join(IMAGE_NAME);
+    if mode == DiskMode::Plain || !image.exists() || !is_mount_point(&dirs.mnt) || std::fs::metadata(&image)?.len() <= size.as_u64() {
+        return Ok(false);
+    }
+    let used = used_bytes(dirs)?;
+    // File system overhead differs between sizes; keep a margin.
+    if used > size.as_u64() / 10 * 9 {
+        warn!(image = %image.display(), used, size = %size, "files do not fit a smaller disk image; keeping the larger one");
+        return Ok(false);
+    }
+    let smaller = dirs.root.join("disk.img.shrinking");
+    let staging = dirs.root.join("mnt.shrinking");
+    let _ = std::fs::remove_file(&smaller);
+    create_image(&smaller, size)?;
+    std::fs::create_dir_all(&staging)?;
+    mount_image(&smaller, &staging)?;
+    let copied = run("cp", &["-a".as_ref(), dirs.mnt.join(".").as_os_str(), staging.as_os_str()]);
+    let unmounted = unmount(&staging);
+    let _ = std::fs::remove_dir(&staging);
+    if let Err(err) = copied.and(unmounted) {
+        let _ = std::fs::remove_file(&smaller);
+        return Err(err);
+    }
+    // From here the old image stays intact until the new one is mounted in its place.
+    if let Err(err) = unmount(&dirs.mnt) {
+        let _ = std::fs::remove_file(&smaller);
+        return Err(err);
+    }
+    let old = dirs.root.join("disk.img.before-shrink");
+    std::fs::rename(&image, &old)?;
+    std::fs::rename(&smaller, &image)?;
+    if let Err(err) = mount_image(&image, &dirs.mnt) {
+        let _ = std::fs::rename(&image, &smaller);
+        let _ = std::fs::rename(&old, &image);
+        mount_image(&image, &dirs.mnt)?;
+        return Err(err);
+    }
+    std::fs::remove_file(&old)?;
+    info!(image = %image.display(), size = %size, used, "shrank a per-user disk image");
+    Ok(true)
+}
+
 /// How a tier change affects a user's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskChange {
     Grown,
     Unchanged,
-    /// The new size is smaller: the image keeps its size until the workspace is stopped
-    /// and started again, which rebuilds it at the new size.
+    /// The new size is smaller: the image keeps its size until the next start of a
+    /// stopped workspace rebuilds it at the new size.
     ShrinkPending,
     /// The image is not mounted now; the next start sizes it.
     NotMounted,
@@ -238,6 +289,10 @@ pub enum DiskChange {
 /// else the sizes of the files under the user's folders.
 pub fn used_bytes(dirs: &UserDirs) -> std::io::Result<u64> {
     if is_mount_point(&dirs.mnt) {
+        // XFS frees the blocks of deleted files in the background; a sync makes the count
+        // current.
+        let folder = rustix::fs::open(&dirs.mnt, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty())?;
+        rustix::fs::syncfs(&folder)?;
         let stats = rustix::fs::statvfs(&dirs.mnt)?;
         return Ok((stats.f_blocks - stats.f_bfree) * stats.f_frsize);
     }

@@ -244,6 +244,7 @@ impl WorkspaceService {
     /// gateway socket, and records what happened.
     pub async fn ensure_running(&self, user: &User) -> Result<EnsureOutcome, ApiError> {
         let dirs = self.prepare_dirs(user).await?;
+        self.shrink_disk_if_stopped(user).await;
         let home = dirs.home.clone();
         let chown = self.as_root;
         match tokio::task::spawn_blocking(move || super::agent_settings::seed(&home, chown)).await {
@@ -291,6 +292,32 @@ impl WorkspaceService {
             self.record(event).await;
         }
         Ok(outcome)
+    }
+
+    /// Rebuilds the user's disk image at a lower tier's size while no container uses it;
+    /// a failure keeps the larger image and is only logged.
+    async fn shrink_disk_if_stopped(&self, user: &User) {
+        let Some(size) = TierName::parse(&user.tier).ok().and_then(|t| self.config.resources.tier(&t)).map(|t| t.disk) else { return };
+        let (dirs, mode) = (self.user_dirs(user.id), self.disk_mode);
+        let image_larger = std::fs::metadata(super::disk::image_path(&dirs)).is_ok_and(|m| m.len() > size.as_u64());
+        if mode == DiskMode::Plain || !image_larger {
+            return;
+        }
+        match self.inspect(user).await {
+            Ok(None) => {}
+            Ok(Some(info)) if !matches!(info.state, ContainerState::Running | ContainerState::Paused | ContainerState::Restarting) => {}
+            _ => return,
+        }
+        let lock = {
+            let mut locks = self.prepare_locks.lock().expect("prepare lock map poisoned");
+            locks.entry(user.id).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        match tokio::task::spawn_blocking(move || super::disk::shrink_if_needed(&dirs, size, mode)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => warn!(user_id = user.id, error = %err, "cannot shrink the user's disk image; it keeps its size"),
+            Err(err) => warn!(user_id = user.id, error = %err, "disk shrink task failed"),
+        }
     }
 
     /// Lets the user's container start (or resume) only within the host-wide budget;

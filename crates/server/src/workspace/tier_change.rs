@@ -13,6 +13,9 @@ use super::disk::{self, DiskChange, DiskMode};
 use super::runtime_error;
 use crate::error::ApiError;
 
+/// Measurements of a user's disk before a downgrade is refused.
+const FIT_CHECKS: u32 = 5;
+
 /// What applying a tier did to a user's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TierChange {
@@ -53,21 +56,30 @@ pub async fn check_disk_fits(config: &Config, user: &User, tier: &TierName) -> R
         return Ok(());
     };
     let dirs = config.layout().user(user.id);
-    let used = tokio::task::spawn_blocking(move || disk::used_bytes(&dirs))
-        .await
-        .map_err(|e| ApiError::internal("measuring the user's disk", e))?
-        .unwrap_or(0);
-    if used > limit.as_u64() {
-        return Err(ApiError::conflict(
-            "disk_too_small",
-            format!(
-                "{} uses {} on disk, more than tier {tier}'s {limit}; delete files first or choose a larger tier",
-                user.username,
-                ByteSize::bytes(used).approx()
-            ),
-        ));
+    let mut used = 0;
+    // XFS frees the blocks of files deleted a moment ago in the background, so a disk that
+    // looks too full is measured again a few times before the change is refused.
+    for attempt in 0..FIT_CHECKS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let dirs = dirs.clone();
+        used = tokio::task::spawn_blocking(move || disk::used_bytes(&dirs))
+            .await
+            .map_err(|e| ApiError::internal("measuring the user's disk", e))?
+            .unwrap_or(0);
+        if used <= limit.as_u64() {
+            return Ok(());
+        }
     }
-    Ok(())
+    Err(ApiError::conflict(
+        "disk_too_small",
+        format!(
+            "{} uses {} on disk, more than tier {tier}'s {limit}; delete files first or choose a larger tier",
+            user.username,
+            ByteSize::bytes(used).approx()
+        ),
+    ))
 }
 
 /// Applies `user`'s tier to the running container and the disk image.
