@@ -331,10 +331,32 @@ pub async fn image_age(context: &DoctorContext<'_>) -> Check {
 }
 
 pub fn disk_quota(config: &cchub_config::Config) -> Check {
+    use crate::workspace::disk;
+    let title = "Disk quota enforcement";
     let as_root = rustix::process::geteuid().is_root();
-    match crate::workspace::disk::detect_mode(config.containers.disk_images, as_root) {
-        crate::workspace::disk::DiskMode::Image => check("disk_quota", "Disk quota enforcement", Status::Pass, "per-user loop-mounted ext4 images sized to each tier"),
-        crate::workspace::disk::DiskMode::Plain => check("disk_quota", "Disk quota enforcement", Status::Warn, "none: workspaces are plain folders (no root, no loop devices or mkfs.ext4, or containers.disk_images is false)"),
+    let support = disk::growth_support(&config.containers.data_dir);
+    // NOTE: project quotas are detected and reported only; images enforce the size.
+    let quotas = if support.project_quotas { "; the data directory has project quotas turned on, which cchub does not use" } else { "" };
+    match disk::detect_mode(config.containers.disk_images, as_root) {
+        disk::DiskMode::Image if support.xfs => check(
+            "disk_quota",
+            title,
+            Status::Pass,
+            format!("per-user loop-mounted disk images sized to each tier; new images are XFS and grow online when a tier rises{quotas}"),
+        ),
+        disk::DiskMode::Image if support.ext4_online => check(
+            "disk_quota",
+            title,
+            Status::Pass,
+            format!("per-user loop-mounted ext4 images sized to each tier; they grow online when a tier rises{quotas}"),
+        ),
+        disk::DiskMode::Image => check(
+            "disk_quota",
+            title,
+            Status::Warn,
+            format!("per-user loop-mounted ext4 images sized to each tier, but they cannot grow while mounted (no CAP_SYS_RESOURCE); install xfsprogs so new images are XFS{quotas}"),
+        ),
+        disk::DiskMode::Plain => check("disk_quota", title, Status::Warn, "none: workspaces are plain folders (no root, no loop devices or mkfs.ext4, or containers.disk_images is false)"),
     }
 }
 

@@ -271,6 +271,44 @@ pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std:
     Ok(true)
 }
 
+/// The file system new images get, and whether a mounted one can grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrowthSupport {
+    /// `xfsprogs` is installed, so images of 320 MiB and more are XFS and grow online.
+    pub xfs: bool,
+    /// This process has CAP_SYS_RESOURCE, which online ext4 growth needs.
+    pub ext4_online: bool,
+    /// The data directory's own file system has project quotas turned on.
+    pub project_quotas: bool,
+}
+
+/// Reads what this host offers for sizing disks; `data_dir` is the hub's data directory.
+pub fn growth_support(data_dir: &Path) -> GrowthSupport {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok()).unwrap_or(0);
+    GrowthSupport {
+        xfs: which("mkfs.xfs").is_some() && which("xfs_growfs").is_some(),
+        ext4_online: effective & (1 << CAP_SYS_RESOURCE) != 0,
+        project_quotas: mount_options(data_dir).is_some_and(|options| options.split(',').any(|o| matches!(o, "prjquota" | "pquota" | "pqnoenforce"))),
+    }
+}
+
+/// The options of the mount that holds `path` (the longest mount point above it).
+fn mount_options(path: &Path) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    table
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let point = unescape(mount.split(' ').nth(4)?);
+            let super_options = fs.split(' ').nth(2).unwrap_or_default();
+            path.starts_with(&point).then(|| (point.len(), format!("{},{super_options}", mount.split(' ').nth(5).unwrap_or_default())))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, options)| options)
+}
+
 /// How a tier change affects a user's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -344,6 +382,12 @@ mod tests {
         assert_eq!(unescape("/srv/my\\040data"), "/srv/my data");
         assert!(is_mount_point(Path::new("/")));
         assert!(!is_mount_point(Path::new("/definitely/not/mounted")));
+    }
+
+    #[test]
+    fn root_mount_options_are_found() {
+        let options = mount_options(Path::new("/definitely/not/mounted")).unwrap();
+        assert!(options.contains("rw") || options.contains("ro"), "{options}");
     }
 
     #[test]
