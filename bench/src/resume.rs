@@ -1,7 +1,7 @@
-//! Resume: a paused workspace, as the idle handling leaves it, until a shell opened before
-//! the pause answers a command. Through the hub that is `POST /api/workspace/start` and a
-//! line typed into the open `/ws/shell`; the floor unpauses through the Engine API and
-//! types the same line into a direct TTY exec.
+//! Resume: a paused workspace, as the idle handling leaves it, until a shell opened
+//! before the pause prints the output of a command. Through the hub that is
+//! `POST /api/workspace/start` and a line typed into the open `/ws/shell`. The floor
+//! unpauses through the Engine API and types the same line into a direct TTY exec.
 
 use std::time::{Duration, Instant};
 

@@ -263,7 +263,7 @@ async fn cpu_hog_gets_the_tier_quota() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oom_kill_of_the_main_process_restarts_the_container() {
+async fn init_oom_kill_restarts_container() {
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
         ..HubOptions::default()

@@ -43,7 +43,7 @@ async fn third_user_queues_until_a_place_frees() {
     assert!(body["error"]["message"].as_str().unwrap().contains("number 1"), "{body}");
     assert_eq!(hub.container_ids().await.unwrap().len(), 2, "no third container was made");
 
-    // The terminal says the same instead of opening.
+    // The terminal reports the same error instead of opening.
     let error = match ShellSocket::connect(&hub, &cy).await {
         Ok(_) => panic!("the terminal opened beyond the budget"),
         Err(err) => format!("{err:#}"),

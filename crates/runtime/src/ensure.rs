@@ -31,7 +31,7 @@ impl EnsureAction {
     }
 }
 
-/// What [`Workspaces::apply_limits`] did.
+/// The result of [`Workspaces::apply_limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveUpdate {
     NoContainer,
@@ -91,7 +91,8 @@ impl<R: ContainerRuntime> Workspaces<R> {
         stops.insert(name.to_string(), std::time::Instant::now());
     }
 
-    /// Returns whether the hub itself stopped container `name` lately, and forgets it.
+    /// Returns whether the hub itself stopped container `name` lately, and removes the
+    /// entry.
     pub fn take_expected_stop(&self, name: &str) -> bool {
         let mut stops = self.expected_stops.lock().expect("expected stop map poisoned");
         stops.remove(name).is_some_and(|at| at.elapsed() < EXPECTED_STOP_WINDOW)

@@ -330,8 +330,8 @@ struct IdleDefaults {
 const DEFAULT_IDLE_PAUSE_SECS: u64 = 600;
 
 impl IdleDefaults {
-    /// The (pause, stop) seconds of a tier that sets `pause` and `stop` or not; `None` is
-    /// never.
+    /// Returns the (pause, stop) seconds of a tier that may set `pause` and `stop`;
+    /// `None` is never.
     fn for_tier(self, pause: Option<u64>, stop: Option<u64>) -> (Option<u64>, Option<u64>) {
         let stop = stop.unwrap_or(self.stop);
         let pause = match pause.or(self.pause) {

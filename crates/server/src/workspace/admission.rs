@@ -1,6 +1,6 @@
 //! Admission control: a host-wide budget of running workspaces (a count and a sum of
 //! memory reservations). A start that would exceed it waits in a first-come queue, and
-//! the user is told their position instead of the host being overcommitted.
+//! the error gives the user's position, so the host is never overcommitted.
 //!
 //! Paused and stopped containers do not count, so pausing or stopping one frees its share
 //! at once.
@@ -137,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_ticket_expires() {
+    fn ticket_expires_after_ttl() {
         let admission = Admission::default();
         let budget = two_running();
         let start = Instant::now();

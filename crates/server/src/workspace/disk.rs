@@ -3,9 +3,9 @@
 //! without file system quota support in the kernel.
 //!
 //! New images are XFS when xfsprogs is installed, because `xfs_growfs` grows a mounted
-//! file system with CAP_SYS_ADMIN alone; online ext4 resizing also needs CAP_SYS_RESOURCE,
-//! which some hosts withhold even from root. Otherwise, and below XFS's minimum size, they
-//! are ext4.
+//! file system with CAP_SYS_ADMIN alone. Online ext4 resizing also needs CAP_SYS_RESOURCE,
+//! which some hosts withhold even from root. Without xfsprogs, and below XFS's minimum
+//! size, images are ext4.
 //!
 //! Needs root, `mkfs.ext4`, `mount` and loop devices; without them the folders stay plain
 //! and the limit is not enforced.
@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 const IMAGE_NAME: &str = "disk.img";
 
-/// The user's disk image file.
+/// Returns the path of the user's disk image file.
 pub fn image_path(dirs: &UserDirs) -> PathBuf {
     dirs.root.join(IMAGE_NAME)
 }
@@ -207,7 +207,7 @@ fn grow(image: &Path, point: &Path, size: ByteSize) -> std::io::Result<bool> {
     run("losetup", &["-c".as_ref(), device.as_ref()])?;
     match mount_fs_type(point).as_deref() {
         Some("xfs") => run("xfs_growfs", &["-d".as_ref(), point.as_os_str()])?,
-        // NOTE: online ext4 growth needs CAP_SYS_RESOURCE; without it resize2fs says
+        // NOTE: online ext4 growth needs CAP_SYS_RESOURCE. Without it resize2fs fails with
         // "Permission denied" and the file system keeps its old size.
         _ => run("resize2fs", &[device.as_ref()])?,
     }
@@ -215,7 +215,7 @@ fn grow(image: &Path, point: &Path, size: ByteSize) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// The file system type mounted at `path`, from mountinfo.
+/// Returns the file system type mounted at `path`, from mountinfo.
 fn mount_fs_type(path: &Path) -> Option<String> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let wanted = path.to_string_lossy();
@@ -239,6 +239,7 @@ pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std:
         warn!(image = %image.display(), used, size = %size, "files do not fit a smaller disk image; keeping the larger one");
         return Ok(false);
     }
+
     let smaller = dirs.root.join("disk.img.shrinking");
     let staging = dirs.root.join("mnt.shrinking");
     let _ = std::fs::remove_file(&smaller);
@@ -252,6 +253,7 @@ pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std:
         let _ = std::fs::remove_file(&smaller);
         return Err(err);
     }
+
     // From here the old image stays intact until the new one is mounted in its place.
     if let Err(err) = unmount(&dirs.mnt) {
         let _ = std::fs::remove_file(&smaller);
@@ -294,7 +296,7 @@ pub fn growth_support(data_dir: &Path) -> GrowthSupport {
     }
 }
 
-/// The options of the mount that holds `path` (the longest mount point above it).
+/// Returns the options of the mount that contains `path` (the longest mount point above it).
 fn mount_options(path: &Path) -> Option<String> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     table
@@ -309,7 +311,7 @@ fn mount_options(path: &Path) -> Option<String> {
         .map(|(_, options)| options)
 }
 
-/// How a tier change affects a user's disk.
+/// The effect of a tier change on a user's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskChange {

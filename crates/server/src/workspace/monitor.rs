@@ -1,6 +1,7 @@
-//! Watches the hub's containers for limits being hit: the engine's events give OOM kills
-//! and unexpected exits; a periodic check reads each container's pids counter and disk
-//! use. Each becomes an audit event, a log line and a notice on the user's open sockets.
+//! Watches the hub's containers for limits being hit. The engine's events report OOM
+//! kills and unexpected exits, and a periodic check reads each container's pids counter
+//! and disk use. Each hit becomes an audit event, a log line and a notice on the user's
+//! open sockets.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +19,7 @@ const DISK_FULL_PERMILLE: u64 = 5;
 /// A full disk counts as freed again above this share (in thousandths).
 const DISK_FREED_PERMILLE: u64 = 50;
 
-/// What the periodic check last saw of one user's container.
+/// Per-user state of the periodic check, from its last pass.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ResourceFlags {
     /// The cgroup's count of refused forks, from `pids.events`.
@@ -45,8 +46,8 @@ impl WorkspaceService {
                     }
                 }
             }
-            // NOTE: events during the reconnect pause are missed; the periodic check still
-            // sees pids and disk limits, not OOM kills.
+            // NOTE: events during the reconnect pause are lost. The periodic check still
+            // reports pids and disk limits, but not OOM kills.
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
@@ -154,8 +155,8 @@ impl WorkspaceService {
     }
 }
 
-/// The number of forks the pids controller refused in the cgroup of process `pid`, read
-/// from `pids.events` under cgroup v1 or v2.
+/// Reads the number of forks the pids controller refused in the cgroup of process `pid`
+/// from `pids.events`, under cgroup v1 or v2.
 fn pids_max_events(pid: i64) -> Option<u64> {
     let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let file = pids_events_path(&table)?;

@@ -38,7 +38,7 @@ impl Notices {
         match sender.send(notice) {
             Ok(count) => count,
             Err(_) => {
-                // Nobody listens any more; drop the channel.
+                // No subscriber is left, so the channel goes.
                 channels.remove(&user_id);
                 0
             }
@@ -59,7 +59,7 @@ pub async fn next_notice(receiver: &mut broadcast::Receiver<Notice>) -> Notice {
 }
 
 impl Notice {
-    /// The notice as a JSON message for a chat or terminal socket.
+    /// Returns the notice as a JSON message for a chat or terminal socket.
     pub fn to_message(&self) -> serde_json::Value {
         serde_json::json!({"type": "notice", "kind": self.kind, "message": self.message})
     }

@@ -321,7 +321,7 @@ impl WorkspaceService {
     }
 
     /// Lets the user's container start (or resume) only within the host-wide budget;
-    /// otherwise the user waits in the queue and the error says their position.
+    /// otherwise the user waits in the queue and the error gives their position.
     async fn admit(&self, user: &User, spec: &ContainerSpec) -> Result<(), ApiError> {
         let containers = self.runtime().list_managed(&self.config.containers.instance).await.map_err(runtime_error)?;
         if containers.iter().any(|c| c.user_id() == Some(user.id) && c.state == ContainerState::Running) {
@@ -337,8 +337,8 @@ impl WorkspaceService {
             };
             let memory_reservation = tier.as_ref().map(|t| t.memory_reservation.as_u64()).unwrap_or(0);
             running.push(super::admission::Share { user_id, memory_reservation });
-            // The time until this container is paused or stopped for idleness, if nobody
-            // uses it meanwhile.
+            // The time until this container is paused or stopped for idleness, unless it is
+            // used meanwhile.
             if let Some(secs) = tier.and_then(|t| t.idle_pause_secs.or(t.idle_stop_secs)) {
                 if self.activity.busy_count(user_id) == 0 {
                     remaining_idle.push(std::time::Duration::from_secs(secs).saturating_sub(self.activity.idle_for(user_id)).as_secs());

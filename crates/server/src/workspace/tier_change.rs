@@ -16,7 +16,7 @@ use crate::error::ApiError;
 /// Measurements of a user's disk before a downgrade is refused.
 const FIT_CHECKS: u32 = 5;
 
-/// What applying a tier did to a user's workspace.
+/// The result of applying a tier to a user's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TierChange {
     pub limits: &'static str,

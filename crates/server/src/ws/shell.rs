@@ -158,8 +158,9 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
         if !rest.is_empty() {
             let _ = sink.send(Message::Binary(rest.into())).await;
         }
-        // A shell killed by a signal may have died with its container (out of memory, say),
-        // whose event arrives just after; wait briefly so the user learns why it closed.
+        // A shell killed by a signal may have died with its container (out of memory, say).
+        // The container's event arrives just after, so a short wait lets the notice explain
+        // why the terminal closed.
         let code = runtime.exec_exit_code(&exec_id).await.ok().flatten();
         let killed = code.is_none_or(|code| code >= 128);
         let explained = if killed { tokio::time::timeout(NOTICE_GRACE, next_notice(&mut notices)).await.ok() } else { None };
@@ -176,7 +177,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
     debug!(user_id = user.id, shell_id = %shell_id, "terminal closed");
 }
 
-/// A notice as terminal output: its own line, in bold yellow.
+/// Formats a notice as terminal output: its own line, in bold yellow.
 fn notice_line(notice: &crate::workspace::Notice) -> String {
     format!("\r\n\x1b[1;33m[cchub] {}\x1b[0m\r\n", notice.message)
 }
