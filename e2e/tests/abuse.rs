@@ -19,6 +19,10 @@ const BOMB_SECS: u64 = 10;
 /// Maximum time for the neighbour's terminal to echo a line, and for each health request.
 const RESPONSE_LIMIT: Duration = Duration::from_secs(1);
 
+/// Serialises the tests of this file: each loads the host on purpose, and a CPU quota
+/// measured beside a fork bomb would measure the contention instead.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Returns one sample of a container's stats from the engine, without the engine's
 /// one-second wait for a second sample.
 async fn engine_stats(docker: &Docker, container: &str) -> anyhow::Result<ContainerStatsResponse> {
@@ -32,6 +36,7 @@ async fn engine_stats(docker: &Docker, container: &str) -> anyhow::Result<Contai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fork_bomb_stops_at_pids_limit() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some(format!("resources:\n  default_tier: free\n  tiers:\n    free: {{ pids: {PIDS_LIMIT} }}\n")),
         ..HubOptions::default()
@@ -176,6 +181,7 @@ async fn wait_for_audit(hub: &TestHub, action: &str, limit: Duration) -> serde_j
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_hog_is_killed_and_told() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     // No swap, so the hog meets the limit at once.
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
@@ -213,6 +219,7 @@ async fn memory_hog_is_killed_and_told() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_hog_gets_the_tier_quota() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { cpu: 0.5 }\n".into()),
         ..HubOptions::default()
@@ -264,6 +271,7 @@ async fn cpu_hog_gets_the_tier_quota() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_oom_kill_restarts_container() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let hub = TestHub::start_with(HubOptions {
         config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
         ..HubOptions::default()
@@ -285,18 +293,22 @@ async fn init_oom_kill_restarts_container() {
     let notice = shell.wait_for_message("notice", Duration::from_secs(60)).await.unwrap();
     assert!(["oom", "exited"].contains(&notice["kind"].as_str().unwrap()), "{notice}");
 
-    // The engine restarts it by itself, and the files are intact.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The engine restarts it by itself, and the files are intact. The first restart may
+    // meet the old instance's memory not yet released and die again; the engine keeps
+    // restarting with a growing delay, so the check waits for a command to run.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let now = hub.runtime.client().inspect_container(&container, None::<InspectContainerOptions>).await.unwrap();
-        if restarts(&now) > restarts(&before) && now.state.as_ref().and_then(|s| s.running) == Some(true) {
-            break;
+        let restarted = restarts(&now) > restarts(&before) && now.state.as_ref().and_then(|s| s.running) == Some(true);
+        if restarted {
+            if let Ok((0, out)) = hub.exec(&jo, "cat /workspace/kept.txt").await {
+                assert_eq!(out.trim(), "before");
+                break;
+            }
         }
         assert!(Instant::now() < deadline, "the container did not restart by itself: {:?}", now.state);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let (_, out) = hub.exec(&jo, "cat /workspace/kept.txt").await.unwrap();
-    assert_eq!(out.trim(), "before");
     let exit = wait_for_audit(&hub, "container.exit", Duration::from_secs(10)).await;
     assert_eq!(exit["detail"]["exit_code"], 137, "{exit}");
 }

@@ -33,6 +33,18 @@ async fn writing_past_the_quota_fails_with_enospc() {
     let (status, _) = hub.request(Method::PUT, "/api/files/content?path=after.txt", Some(&rosa.access), Some(json!({"content": "fine"}))).await.unwrap();
     assert_eq!(status, StatusCode::OK);
 
+    // The hub's resource check reports the full disk.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, rows) = hub.request(Method::GET, "/api/admin/audit?action=container.disk_full", Some(&hub.admin.access), None).await.unwrap();
+        if let Some(row) = rows.as_array().and_then(|rows| rows.first()) {
+            assert_eq!(row["actor"], "quinn", "{row}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no container.disk_full audit row within 15 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
     // Quinn can free space again and write.
     let (code, out) = hub.exec(&quinn, "rm /workspace/fill && echo again > /workspace/again.txt && cat /workspace/again.txt").await.unwrap();
     assert_eq!(code, 0, "{out}");

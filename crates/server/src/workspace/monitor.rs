@@ -14,10 +14,16 @@ use tracing::{info, warn};
 
 use super::{Notice, WorkspaceService};
 
-/// A disk with less free space than this share (in thousandths) counts as full.
-const DISK_FULL_PERMILLE: u64 = 5;
-/// A full disk counts as freed again above this share (in thousandths).
-const DISK_FREED_PERMILLE: u64 = 50;
+/// A disk with less space left for the user than 1 % of its size, or 2 MiB, counts as
+/// full. ext4 keeps a few hundred KiB back even when writes already fail.
+fn disk_is_full(free: u64, total: u64) -> bool {
+    free < (total / 100).max(2 << 20)
+}
+
+/// A full disk counts as freed again above 5 % of its size, or 4 MiB.
+fn disk_is_freed(free: u64, total: u64) -> bool {
+    free > (total / 20).max(4 << 20)
+}
 
 /// Per-user state of the periodic check, from its last pass.
 #[derive(Debug, Clone, Copy, Default)]
@@ -132,10 +138,10 @@ impl WorkspaceService {
                 }
                 let mut disk_hit = false;
                 if let Some((free, total)) = disk {
-                    if !entry.disk_full && free * 1000 < total * DISK_FULL_PERMILLE {
+                    if !entry.disk_full && disk_is_full(free, total) {
                         entry.disk_full = true;
                         disk_hit = true;
-                    } else if entry.disk_full && free * 1000 > total * DISK_FREED_PERMILLE {
+                    } else if entry.disk_full && disk_is_freed(free, total) {
                         entry.disk_full = false;
                     }
                 }
@@ -188,6 +194,16 @@ fn disk_free(mnt: &Path) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disk_full_thresholds() {
+        // The 64 MiB ext4 image of the tests had 440 KiB left after ENOSPC.
+        assert!(disk_is_full(440 << 10, 56_037 << 10));
+        assert!(!disk_is_full(1 << 30, 5 << 30));
+        assert!(disk_is_full(40 << 20, 5 << 30));
+        assert!(!disk_is_freed(3 << 20, 64 << 20));
+        assert!(disk_is_freed(10 << 20, 64 << 20));
+    }
 
     #[test]
     fn pids_events_path_for_v1_and_v2() {
