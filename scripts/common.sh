@@ -28,6 +28,12 @@ install_packages() {
   fi
 }
 
+# Builds the web UI into web/dist, which the hub serves at /.
+build_web() {
+  log "building the web UI"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+}
+
 # Rust 1.85 or newer; rustup when cargo is missing.
 ensure_rust() {
   if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -13,6 +13,8 @@ install_packages
 ensure_rust
 ensure_docker
 
+build_web
+
 log "building cchub (release; the first build takes several minutes)"
 cargo build --release --locked -p cchub -p cchub-testkit --bins
 TARGET="${CARGO_TARGET_DIR:-target}"

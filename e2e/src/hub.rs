@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 /// The organisation key the tests give the hub; the mock model accepts only this key.
 pub const TEST_KEY: &str = "sk-ant-e2e-organisation-key-4f1c2a9b7d";
-const ADMIN_PASSWORD: &str = "admin-password-e2e";
+pub const ADMIN_PASSWORD: &str = "admin-password-e2e";
 
 #[derive(Default)]
 pub struct HubOptions {

@@ -40,6 +40,8 @@ pub struct RawServer {
     pub max_json_body: Option<ByteSize>,
     pub max_file_size: Option<ByteSize>,
     pub max_upload_size: Option<ByteSize>,
+    /// Folder of the built web UI (`web/dist`).
+    pub web_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ mod startup;
 mod state;
 pub mod terminal;
 pub mod usage;
+mod web;
 pub mod workspace;
 mod ws;
 

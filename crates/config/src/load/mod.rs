@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub max_file_size: ByteSize,
     /// Largest single file accepted by an upload (streamed to disk).
     pub max_upload_size: ByteSize,
+    /// Absolute path of the built web UI, served at `/`.
+    pub web_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +231,14 @@ fn resolve(
         ConfigError::invalid("server.listen", format!("{listen_text:?} is not an address such as 127.0.0.1:3001"))
     })?;
 
+    // The UI is built in the repository, so without a setting it is looked up from the
+    // current folder, where the README's commands run.
+    let web_dir = match env("CCHUB_WEB_DIR").or(raw.server.web_dir.clone()) {
+        Some(text) => absolute(Path::new(&text), base_dir).map_err(|e| ConfigError::invalid("server.web_dir", format!("{text:?}: {e}")))?,
+        None => absolute(Path::new("web/dist"), &std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")))
+            .map_err(|e| ConfigError::invalid("server.web_dir", e.to_string()))?,
+    };
+
     let data_dir_text = env("CCHUB_DATA_DIR").or(raw.containers.data_dir).unwrap_or_else(|| "./workspace".into());
     let data_dir = absolute(Path::new(&data_dir_text), base_dir)
         .map_err(|e| ConfigError::invalid("containers.data_dir", format!("{data_dir_text:?}: {e}")))?;
@@ -293,6 +303,7 @@ fn resolve(
             max_json_body: raw.server.max_json_body.unwrap_or(ByteSize::mib(1)),
             max_file_size: raw.server.max_file_size.unwrap_or(ByteSize::mib(16)),
             max_upload_size: raw.server.max_upload_size.unwrap_or(ByteSize::gib(1)),
+            web_dir,
         },
         database,
         docker: DockerConfig {

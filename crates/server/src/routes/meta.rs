@@ -27,7 +27,7 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-pub async fn not_found(uri: Uri) -> ApiError {
+pub fn not_found_error(uri: &Uri) -> ApiError {
     ApiError::not_found("route_not_found", format!("no such endpoint: {}; see /api/openapi.json", uri.path()))
 }
 

@@ -14,6 +14,11 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 
 use crate::state::AppState;
+
+/// The API's JSON 404 for a path that matches no route.
+pub fn not_found_for(uri: axum::http::Uri) -> crate::error::ApiError {
+    meta::not_found_error(&uri)
+}
 use crate::ws;
 
 pub fn router(state: AppState) -> Router {
@@ -61,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(files)
         .merge(uploads)
-        .fallback(meta::not_found)
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
 }

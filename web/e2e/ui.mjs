@@ -1,0 +1,93 @@
+// Drives Debian's Chromium through the web UI of a running hub. The Rust test
+// e2e/tests/web_ui.rs starts the hub and its users, then runs this script with:
+//   HUB_URL, USER_NAME, USER_PASSWORD, ADMIN_NAME, ADMIN_PASSWORD, SHOTS (a folder).
+// Exits non-zero with a message on the first failed check.
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const hub = env('HUB_URL');
+const shots = env('SHOTS');
+const timeout = 20_000;
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+async function signIn(page, name, password) {
+  await page.goto(hub, { timeout });
+  await page.fill('input[name=username]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+try {
+  // A user whose browser prefers Chinese.
+  const zh = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1100, height: 760 } });
+  const page = await zh.newPage();
+  const blocked = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('Content Security Policy')) blocked.push(message.text());
+  });
+  await page.goto(hub, { timeout });
+  await page.getByRole('heading', { name: '登录 cchub' }).waitFor({ timeout });
+  await page.screenshot({ path: `${shots}/login-zh.png` });
+
+  await page.fill('input[name=username]', env('USER_NAME'));
+  await page.fill('input[name=password]', 'wrong-password');
+  await page.click('button[type=submit]');
+  await page.getByRole('alert').waitFor({ timeout });
+  check((await page.getByRole('alert').textContent()).includes('登录失败'), 'a wrong password shows the Chinese error');
+
+  await signIn(page, env('USER_NAME'), env('USER_PASSWORD'));
+  await page.getByRole('heading', { name: '我的工作区' }).waitFor({ timeout });
+  await page.getByTestId('pids').waitFor({ timeout });
+  check((await page.getByTestId('tier').textContent()) === 'free', 'the user is in tier free');
+  check((await page.getByTestId('admin-link').count()) === 0, 'a user sees no admin link');
+  await page.screenshot({ path: `${shots}/workspace-zh.png` });
+
+  // The user's token does not open the admin API.
+  const status = await page.evaluate(async () => {
+    const session = JSON.parse(localStorage.getItem('cchub.session'));
+    const response = await fetch('/api/admin/users', { headers: { authorization: `Bearer ${session.access}` } });
+    return response.status;
+  });
+  check(status === 403, `the admin API answers 403 to a user, got ${status}`);
+
+  // The switch turns the page English, and the choice survives a reload.
+  await page.getByTestId('language').selectOption('en');
+  await page.getByRole('heading', { name: 'Your workspace' }).waitFor({ timeout });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Your workspace' }).waitFor({ timeout });
+
+  // An administrator moves the user to pro; the user's page shows the new limits.
+  const admin = await browser.newContext({ locale: 'en-US' });
+  const adminPage = await admin.newPage();
+  await signIn(adminPage, env('ADMIN_NAME'), env('ADMIN_PASSWORD'));
+  await adminPage.getByTestId('admin-link').click();
+  await adminPage.getByRole('heading', { name: 'Administration' }).waitFor({ timeout });
+  await adminPage.getByLabel(`${env('USER_NAME')} tier`).selectOption('pro');
+  await adminPage.waitForResponse((r) => r.url().includes('/api/admin/users') && r.request().method() === 'GET', { timeout });
+  await adminPage.screenshot({ path: `${shots}/admin-en.png` });
+
+  await page.reload();
+  await page.getByTestId('pids').waitFor({ timeout });
+  await page.waitForFunction(() => document.querySelector('[data-testid=tier]')?.textContent === 'pro', null, { timeout });
+  check((await page.getByTestId('pids').textContent()) === '500', 'pro allows 500 processes');
+
+  // Dark theme and a phone-sized window.
+  await page.getByTestId('theme').click();
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.screenshot({ path: `${shots}/workspace-en-dark-phone.png` });
+
+  await page.getByTestId('sign-out').click();
+  await page.getByRole('heading', { name: 'Sign in to cchub' }).waitFor({ timeout });
+  check(blocked.length === 0, `the Content Security Policy blocked something: ${blocked.join('; ')}`);
+  console.log('web UI checks passed');
+} finally {
+  await browser.close();
+}

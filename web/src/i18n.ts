@@ -1,0 +1,126 @@
+// Interface strings in English and Chinese (zh-CN). The language comes from the browser
+// unless the user picked one, which is kept in localStorage.
+
+export type Lang = 'en' | 'zh-CN';
+
+const en = {
+  'app.title': 'cchub',
+  'nav.workspace': 'Workspace',
+  'nav.admin': 'Admin',
+  'nav.signOut': 'Sign out',
+  'nav.language': 'Language',
+  'nav.theme': 'Theme',
+  'theme.light': 'Light',
+  'theme.dark': 'Dark',
+  'login.title': 'Sign in to cchub',
+  'login.username': 'User name',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.busy': 'Signing in…',
+  'login.failed': 'Sign-in failed: {message}',
+  'workspace.title': 'Your workspace',
+  'workspace.state': 'State',
+  'workspace.tier': 'Tier',
+  'workspace.start': 'Start',
+  'workspace.stop': 'Stop',
+  'workspace.cpu': 'CPU',
+  'workspace.memory': 'Memory',
+  'workspace.disk': 'Disk',
+  'workspace.pids': 'Processes',
+  'workspace.cores': '{value} cores',
+  'workspace.tokens': 'Tokens this month',
+  'workspace.unlimited': 'unlimited',
+  'workspace.restartRequired': 'A restart applies the new security settings of your tier.',
+  'workspace.queued': 'The host is at capacity. You are number {position} in the queue; this page asks again by itself.',
+  'state.running': 'running',
+  'state.paused': 'paused',
+  'state.exited': 'stopped',
+  'state.created': 'created',
+  'state.absent': 'not created yet',
+  'state.restarting': 'restarting',
+  'error.network': 'The hub cannot be reached. Check your connection and try again.',
+  'admin.title': 'Administration',
+  'admin.users': 'Users',
+  'admin.forbidden': 'Only administrators can open this page.',
+};
+
+export type Key = keyof typeof en;
+
+const zh: Record<Key, string> = {
+  'app.title': 'cchub',
+  'nav.workspace': '工作区',
+  'nav.admin': '管理',
+  'nav.signOut': '退出登录',
+  'nav.language': '语言',
+  'nav.theme': '主题',
+  'theme.light': '浅色',
+  'theme.dark': '深色',
+  'login.title': '登录 cchub',
+  'login.username': '用户名',
+  'login.password': '密码',
+  'login.submit': '登录',
+  'login.busy': '正在登录…',
+  'login.failed': '登录失败：{message}',
+  'workspace.title': '我的工作区',
+  'workspace.state': '状态',
+  'workspace.tier': 'tier',
+  'workspace.start': '启动',
+  'workspace.stop': '停止',
+  'workspace.cpu': 'CPU',
+  'workspace.memory': '内存',
+  'workspace.disk': '磁盘',
+  'workspace.pids': '进程数',
+  'workspace.cores': '{value} 核',
+  'workspace.tokens': '本月 token 用量',
+  'workspace.unlimited': '不限',
+  'workspace.restartRequired': '重启后才会应用所在 tier 的新安全设置。',
+  'workspace.queued': '主机资源已满，你在队列中排第 {position} 位；本页会自动重试。',
+  'state.running': '运行中',
+  'state.paused': '已暂停',
+  'state.exited': '已停止',
+  'state.created': '已创建',
+  'state.absent': '尚未创建',
+  'state.restarting': '正在重启',
+  'error.network': '无法连接到 cchub，请检查网络后重试。',
+  'admin.title': '系统管理',
+  'admin.users': '用户',
+  'admin.forbidden': '只有管理员可以打开此页面。',
+};
+
+export const dictionaries: Record<Lang, Record<Key, string>> = { en, 'zh-CN': zh };
+
+const STORAGE_KEY = 'cchub.lang';
+
+/** Picks zh-CN for any Chinese browser language and English otherwise. */
+export function detectLang(languages: readonly string[]): Lang {
+  return languages.some((l) => l.toLowerCase().startsWith('zh')) ? 'zh-CN' : 'en';
+}
+
+/** Returns the language the user chose before, or the browser's. */
+export function initialLang(): Lang {
+  const saved = globalThis.localStorage?.getItem(STORAGE_KEY);
+  if (saved === 'en' || saved === 'zh-CN') return saved;
+  return detectLang(globalThis.navigator?.languages ?? ['en']);
+}
+
+export function saveLang(lang: Lang): void {
+  globalThis.localStorage?.setItem(STORAGE_KEY, lang);
+}
+
+/** Translates `key`, filling `{name}` placeholders from `params`. */
+export function translate(lang: Lang, key: Key, params: Record<string, string | number> = {}): string {
+  return dictionaries[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
+}
+
+/** Formats a byte count in the language's style, in binary units. */
+export function formatBytes(lang: Lang, bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = value < 10 && unit > 0 ? 1 : 0;
+  return `${new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(value)} ${units[unit]}`;
+}

@@ -1,0 +1,113 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from '../api';
+import { useApp } from '../app';
+import { formatBytes, Key } from '../i18n';
+
+interface Status {
+  state: string;
+  tier: string;
+  restart_required: boolean;
+  limits: { cpu: number; memory_bytes: number; disk_bytes: number; pids: number } | null;
+  usage?: { tokens: number; budget_tokens: number | null };
+}
+
+/** How often the page asks for the workspace's state. */
+const POLL_MS = 5_000;
+
+export function Workspace() {
+  const { api, lang, t } = useApp();
+  const [status, setStatus] = useState<Status | null>(null);
+  const [queued, setQueued] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const load = async () => {
+    try {
+      setStatus(await api.request<Status>('GET', '/api/workspace'));
+      setError(null);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : t('error.network'));
+    }
+  };
+
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), POLL_MS);
+    return () => clearInterval(timer);
+  }, []);
+
+  const act = async (action: 'start' | 'stop') => {
+    setBusy(true);
+    try {
+      setStatus(await api.request<Status>('POST', `/api/workspace/${action}`));
+      setQueued(null);
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'queued') {
+        setQueued(Number(e.detail.position));
+        // Ask again while queued, so the place is kept.
+        setTimeout(() => void act('start'), POLL_MS);
+      } else {
+        setError(e instanceof ApiError ? e.message : t('error.network'));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const stateKey = `state.${status?.state ?? 'absent'}` as Key;
+  const number = (value: number) => new Intl.NumberFormat(lang).format(value);
+  const usage = status?.usage;
+  const share = usage && usage.budget_tokens ? Math.min(usage.tokens / usage.budget_tokens, 1) : 0;
+
+  return (
+    <section class="card">
+      <h1>{t('workspace.title')}</h1>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {queued !== null && <p class="notice">{t('workspace.queued', { position: queued })}</p>}
+      {status && (
+        <>
+          <dl class="facts">
+            <dt>{t('workspace.state')}</dt>
+            <dd data-testid="state">{t(stateKey)}</dd>
+            <dt>{t('workspace.tier')}</dt>
+            <dd data-testid="tier">{status.tier}</dd>
+            {status.limits && (
+              <>
+                <dt>{t('workspace.cpu')}</dt>
+                <dd>{t('workspace.cores', { value: number(status.limits.cpu) })}</dd>
+                <dt>{t('workspace.memory')}</dt>
+                <dd data-testid="memory">{formatBytes(lang, status.limits.memory_bytes)}</dd>
+                <dt>{t('workspace.disk')}</dt>
+                <dd>{formatBytes(lang, status.limits.disk_bytes)}</dd>
+                <dt>{t('workspace.pids')}</dt>
+                <dd data-testid="pids">{number(status.limits.pids)}</dd>
+              </>
+            )}
+          </dl>
+          {usage && (
+            <div class="meter">
+              <span>
+                {t('workspace.tokens')}: {number(usage.tokens)} / {usage.budget_tokens === null ? t('workspace.unlimited') : number(usage.budget_tokens)}
+              </span>
+              <progress max={1} value={share} />
+            </div>
+          )}
+          {status.restart_required && <p class="notice">{t('workspace.restartRequired')}</p>}
+          <div class="actions">
+            <button type="button" data-testid="start" disabled={busy || status.state === 'running'} onClick={() => void act('start')}>
+              {t('workspace.start')}
+            </button>
+            <button type="button" data-testid="stop" disabled={busy || status.state !== 'running'} onClick={() => void act('stop')}>
+              {t('workspace.stop')}
+            </button>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
