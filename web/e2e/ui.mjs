@@ -64,6 +64,17 @@ try {
   await page.reload();
   await page.getByRole('heading', { name: 'Your workspace' }).waitFor({ timeout });
 
+  // The terminal runs a command with Chinese text in the user's container.
+  await page.getByTestId('terminal-link').click();
+  await page.getByText('Connected').waitFor({ timeout });
+  await page.locator('.xterm-helper-textarea').focus();
+  await page.keyboard.type('echo 你好-$((40+2))');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('.xterm-rows')?.textContent?.includes('你好-42'), null, { timeout });
+  await page.screenshot({ path: `${shots}/terminal-en.png` });
+  await page.getByTestId('language').selectOption('en');
+  await page.goto(hub, { timeout });
+
   // An administrator moves the user to pro; the user's page shows the new limits.
   const admin = await browser.newContext({ locale: 'en-US' });
   const adminPage = await admin.newPage();

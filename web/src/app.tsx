@@ -5,8 +5,11 @@ import { initialLang, Key, Lang, saveLang, translate } from './i18n';
 import { Login } from './pages/login';
 import { Workspace } from './pages/workspace';
 import { Admin } from './pages/admin';
+import { Terminal } from './pages/terminal';
 
-type Page = 'workspace' | 'admin';
+type Page = 'workspace' | 'terminal' | 'admin';
+
+const PATHS: Record<Page, string> = { workspace: '/', terminal: '/terminal', admin: '/admin' };
 type Theme = 'light' | 'dark';
 
 interface Context {
@@ -22,7 +25,9 @@ export function useApp(): Context {
 }
 
 function pageFromPath(path: string): Page {
-  return path.startsWith('/admin') ? 'admin' : 'workspace';
+  if (path.startsWith('/admin')) return 'admin';
+  if (path.startsWith('/terminal')) return 'terminal';
+  return 'workspace';
 }
 
 function initialTheme(): Theme {
@@ -57,7 +62,7 @@ export function App() {
   }, []);
 
   const go = (next: Page) => {
-    history.pushState(null, '', next === 'admin' ? '/admin' : '/');
+    history.pushState(null, '', PATHS[next]);
     setPage(next);
   };
   const chooseLang = (next: Lang) => {
@@ -103,6 +108,9 @@ export function App() {
           <a href="/" aria-current={page === 'workspace' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('workspace'))}>
             {t('nav.workspace')}
           </a>
+          <a href="/terminal" data-testid="terminal-link" aria-current={page === 'terminal' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('terminal'))}>
+            {t('nav.terminal')}
+          </a>
           {user.role === 'admin' && (
             <a href="/admin" data-testid="admin-link" aria-current={page === 'admin' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('admin'))}>
               {t('nav.admin')}
@@ -115,7 +123,9 @@ export function App() {
           {t('nav.signOut')}
         </button>
       </header>
-      <main>{page === 'admin' ? <Admin user={user} /> : <Workspace />}</main>
+      <main class={page === 'terminal' ? 'wide' : undefined}>
+        {page === 'admin' ? <Admin user={user} /> : page === 'terminal' ? <Terminal /> : <Workspace />}
+      </main>
     </AppContext.Provider>
   );
 }

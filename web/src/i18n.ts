@@ -42,6 +42,12 @@ const en = {
   'admin.title': 'Administration',
   'admin.users': 'Users',
   'admin.forbidden': 'Only administrators can open this page.',
+  'nav.terminal': 'Terminal',
+  'terminal.connecting': 'Connecting…',
+  'terminal.open': 'Connected',
+  'terminal.closed': 'Disconnected',
+  'terminal.reconnect': 'Reconnect',
+  'terminal.exited': 'The shell ended (exit code {code}).',
 };
 
 export type Key = keyof typeof en;
@@ -85,6 +91,12 @@ const zh: Record<Key, string> = {
   'admin.title': '系统管理',
   'admin.users': '用户',
   'admin.forbidden': '只有管理员可以打开此页面。',
+  'nav.terminal': '终端',
+  'terminal.connecting': '正在连接…',
+  'terminal.open': '已连接',
+  'terminal.closed': '已断开',
+  'terminal.reconnect': '重新连接',
+  'terminal.exited': 'shell 已退出（退出码 {code}）。',
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, 'zh-CN': zh };
