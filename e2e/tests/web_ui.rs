@@ -87,7 +87,7 @@ async fn browser_signs_in_switches_language_and_sees_tier_change() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "browser checks failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("web UI checks passed"), "{stdout}");
-    for shot in ["login-zh.png", "workspace-zh.png", "terminal-en.png", "admin-en.png", "workspace-en-dark-phone.png"] {
+    for shot in ["login-zh.png", "workspace-zh.png", "chat-en.png", "terminal-en.png", "admin-en.png", "workspace-en-dark-phone.png"] {
         assert!(shots.join(shot).is_file(), "{shot} missing");
     }
 }

@@ -64,6 +64,39 @@ try {
   await page.reload();
   await page.getByRole('heading', { name: 'Your workspace' }).waitFor({ timeout });
 
+  // Chat: a run with a tool call streams into a tool card and Markdown text.
+  await page.getByTestId('chat-link').click();
+  const prompt = page.getByTestId('prompt');
+  await prompt.waitFor({ timeout });
+  await page.getByTestId('send').waitFor({ timeout });
+  // Enter while an input method composes does not send.
+  await prompt.fill('拼音');
+  await page.evaluate(() => {
+    const area = document.querySelector('[data-testid=prompt]');
+    area.dispatchEvent(new CompositionEvent('compositionstart', { bubbles: true }));
+    area.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true, isComposing: true }));
+    area.dispatchEvent(new CompositionEvent('compositionend', { bubbles: true }));
+  });
+  check((await prompt.inputValue()) === '拼音', 'Enter during composition keeps the draft');
+  // The draft survives a reload.
+  await page.reload();
+  await prompt.waitFor({ timeout });
+  check((await prompt.inputValue()) === '拼音', 'the draft survives a reload');
+  await prompt.fill('[[bash: echo tool-ran-$((6*7))]] [[text: **done** 你好]]');
+  await prompt.press('Enter');
+  await page.getByTestId('tool-card').waitFor({ timeout });
+  await page.locator('[data-testid=assistant] strong', { hasText: 'done' }).waitFor({ timeout });
+  await page.getByTestId('tool-card').locator('summary').click();
+  await page.getByText('tool-ran-42').waitFor({ timeout });
+  await page.waitForFunction(() => !document.querySelector('[data-testid=usage]')?.textContent?.includes(': 0 in'), null, { timeout });
+  await page.getByTestId('session').first().waitFor({ timeout });
+  await page.screenshot({ path: `${shots}/chat-en.png` });
+  // A slow run stops with the stop button.
+  await prompt.fill('[[delay-ms: 20000]] [[text: too late]]');
+  await prompt.press('Enter');
+  await page.getByTestId('stop-run').click({ timeout });
+  await page.getByText('The run was stopped.').waitFor({ timeout });
+
   // The terminal runs a command with Chinese text in the user's container.
   await page.getByTestId('terminal-link').click();
   await page.getByText('Connected').waitFor({ timeout });

@@ -6,10 +6,11 @@ import { Login } from './pages/login';
 import { Workspace } from './pages/workspace';
 import { Admin } from './pages/admin';
 import { Terminal } from './pages/terminal';
+import { Chat } from './pages/chat';
 
-type Page = 'workspace' | 'terminal' | 'admin';
+type Page = 'workspace' | 'chat' | 'terminal' | 'admin';
 
-const PATHS: Record<Page, string> = { workspace: '/', terminal: '/terminal', admin: '/admin' };
+const PATHS: Record<Page, string> = { workspace: '/', chat: '/chat', terminal: '/terminal', admin: '/admin' };
 type Theme = 'light' | 'dark';
 
 interface Context {
@@ -27,6 +28,7 @@ export function useApp(): Context {
 function pageFromPath(path: string): Page {
   if (path.startsWith('/admin')) return 'admin';
   if (path.startsWith('/terminal')) return 'terminal';
+  if (path.startsWith('/chat')) return 'chat';
   return 'workspace';
 }
 
@@ -108,6 +110,9 @@ export function App() {
           <a href="/" aria-current={page === 'workspace' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('workspace'))}>
             {t('nav.workspace')}
           </a>
+          <a href="/chat" data-testid="chat-link" aria-current={page === 'chat' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('chat'))}>
+            {t('nav.chat')}
+          </a>
           <a href="/terminal" data-testid="terminal-link" aria-current={page === 'terminal' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('terminal'))}>
             {t('nav.terminal')}
           </a>
@@ -123,8 +128,8 @@ export function App() {
           {t('nav.signOut')}
         </button>
       </header>
-      <main class={page === 'terminal' ? 'wide' : undefined}>
-        {page === 'admin' ? <Admin user={user} /> : page === 'terminal' ? <Terminal /> : <Workspace />}
+      <main class={page === 'terminal' || page === 'chat' ? 'wide' : undefined}>
+        {page === 'admin' ? <Admin user={user} /> : page === 'terminal' ? <Terminal /> : page === 'chat' ? <Chat /> : <Workspace />}
       </main>
     </AppContext.Provider>
   );

@@ -48,6 +48,17 @@ const en = {
   'terminal.closed': 'Disconnected',
   'terminal.reconnect': 'Reconnect',
   'terminal.exited': 'The shell ended (exit code {code}).',
+  'nav.chat': 'Chat',
+  'chat.new': 'New chat',
+  'chat.search': 'Search sessions',
+  'chat.placeholder': 'Ask Claude Code… (Enter sends, Shift+Enter adds a line)',
+  'chat.send': 'Send',
+  'chat.stop': 'Stop',
+  'chat.model': 'Model',
+  'chat.mode': 'Permission mode',
+  'chat.defaultModel': 'Default model',
+  'chat.usage': 'Tokens: {input} in, {output} out',
+  'chat.aborted': 'The run was stopped.',
 };
 
 export type Key = keyof typeof en;
@@ -97,6 +108,17 @@ const zh: Record<Key, string> = {
   'terminal.closed': '已断开',
   'terminal.reconnect': '重新连接',
   'terminal.exited': 'shell 已退出（退出码 {code}）。',
+  'nav.chat': '对话',
+  'chat.new': '新对话',
+  'chat.search': '搜索会话',
+  'chat.placeholder': '向 Claude Code 提问…（Enter 发送，Shift+Enter 换行）',
+  'chat.send': '发送',
+  'chat.stop': '停止',
+  'chat.model': '模型',
+  'chat.mode': '权限模式',
+  'chat.defaultModel': '默认模型',
+  'chat.usage': 'token：输入 {input}，输出 {output}',
+  'chat.aborted': '本次运行已停止。',
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, 'zh-CN': zh };

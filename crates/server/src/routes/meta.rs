@@ -27,6 +27,18 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `GET /api/options`: the choices the page offers: models, permission modes and tiers.
+pub async fn options(axum::extract::State(state): axum::extract::State<crate::state::AppState>, _user: crate::auth::CurrentUser) -> axum::Json<serde_json::Value> {
+    let model = &state.config.model;
+    axum::Json(serde_json::json!({
+        "models": model.allowed_models,
+        "permission_modes": model.allowed_permission_modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "default_permission_mode": model.default_permission_mode.as_str(),
+        "tiers": state.config.resources.tiers.keys().map(|t| t.as_str()).collect::<Vec<_>>(),
+        "default_tier": state.config.resources.default_tier.as_str(),
+    }))
+}
+
 pub fn not_found_error(uri: &Uri) -> ApiError {
     ApiError::not_found("route_not_found", format!("no such endpoint: {}; see /api/openapi.json", uri.path()))
 }
@@ -42,7 +54,7 @@ mod tests {
     /// Every REST route of the router, as `routes/mod.rs` registers them.
     const ROUTES: &[&str] = &[
         "/healthz", "/readyz", "/api/openapi.json", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
-        "/api/me", "/api/me/password", "/api/admin/users", "/api/admin/users/{id}", "/api/admin/users/{id}/password",
+        "/api/me", "/api/me/password", "/api/options", "/api/admin/users", "/api/admin/users/{id}", "/api/admin/users/{id}/password",
         "/api/admin/audit", "/api/admin/doctor", "/api/admin/model-key", "/api/admin/usage", "/api/sessions", "/api/runs",
         "/api/sessions/{id}/messages", "/api/workspace", "/api/workspace/start", "/api/workspace/stop",
         "/api/files/tree", "/api/files/content", "/api/files/mkdir", "/api/files/rename", "/api/files",

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
+        .route("/api/options", get(meta::options))
         .route("/api/me/password", post(auth::change_password))
         .route("/api/admin/users", get(admin::list_users).post(admin::create_user))
         .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
