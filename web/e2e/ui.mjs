@@ -97,6 +97,22 @@ try {
   await page.getByTestId('stop-run').click({ timeout });
   await page.getByText('The run was stopped.').waitFor({ timeout });
 
+  // Files: create, edit, save with Ctrl+S, reload and see the change; upload a file.
+  await page.getByTestId('files-link').click();
+  page.once('dialog', (dialog) => dialog.accept('notes.md'));
+  await page.getByRole('button', { name: 'New file' }).click();
+  await page.getByTestId('entry-notes.md').click();
+  await page.locator('.cm-content').click();
+  await page.keyboard.type('# 标题 saved-$((1))');
+  await page.keyboard.press('Control+s');
+  await page.getByText('Saved notes.md.').waitFor({ timeout });
+  await page.reload();
+  await page.getByTestId('entry-notes.md').click();
+  await page.locator('.cm-content', { hasText: '# 标题 saved-$((1))' }).waitFor({ timeout });
+  await page.getByTestId('upload').setInputFiles({ name: 'data.txt', mimeType: 'text/plain', buffer: Buffer.alloc(300_000, 'x') });
+  await page.getByTestId('entry-data.txt').waitFor({ timeout });
+  await page.screenshot({ path: `${shots}/files-en.png` });
+
   // The terminal runs a command with Chinese text in the user's container.
   await page.getByTestId('terminal-link').click();
   await page.getByText('Connected').waitFor({ timeout });

@@ -79,6 +79,43 @@ export class Api {
     }
   }
 
+  /** Downloads `path` with the session's token; returns the body as a Blob. */
+  async download(path: string): Promise<Blob> {
+    const token = await this.accessToken();
+    const response = await this.fetcher(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    if (!response.ok) {
+      const error = (await response.json().catch(() => ({})))?.error ?? {};
+      throw new ApiError(response.status, error.code ?? 'http_error', error.message ?? `HTTP ${response.status}`);
+    }
+    return response.blob();
+  }
+
+  /** Uploads `files` into `folder`, reporting progress from 0 to 1. */
+  async upload(folder: string, files: File[], onProgress: (share: number) => void): Promise<void> {
+    const token = await this.accessToken();
+    const form = new FormData();
+    for (const file of files) form.append('file', file, file.name);
+    await new Promise<void>((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open('POST', `/api/files/upload?path=${encodeURIComponent(folder)}`);
+      if (token) request.setRequestHeader('authorization', `Bearer ${token}`);
+      request.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+      request.onload = () => {
+        if (request.status < 300) return resolve();
+        const error = (() => {
+          try {
+            return JSON.parse(request.responseText).error ?? {};
+          } catch {
+            return {};
+          }
+        })();
+        reject(new ApiError(request.status, error.code ?? 'http_error', error.message ?? `HTTP ${request.status}`));
+      };
+      request.onerror = () => reject(new ApiError(0, 'network', 'the upload failed'));
+      request.send(form);
+    });
+  }
+
   /** The current access token, for the WebSocket subprotocol. */
   async accessToken(): Promise<string | null> {
     if (this.session && this.session.expiresAt - this.now() < REFRESH_MARGIN_MS) await this.refresh();

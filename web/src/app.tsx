@@ -7,10 +7,11 @@ import { Workspace } from './pages/workspace';
 import { Admin } from './pages/admin';
 import { Terminal } from './pages/terminal';
 import { Chat } from './pages/chat';
+import { Files } from './pages/files';
 
-type Page = 'workspace' | 'chat' | 'terminal' | 'admin';
+type Page = 'workspace' | 'chat' | 'terminal' | 'files' | 'admin';
 
-const PATHS: Record<Page, string> = { workspace: '/', chat: '/chat', terminal: '/terminal', admin: '/admin' };
+const PATHS: Record<Page, string> = { workspace: '/', chat: '/chat', terminal: '/terminal', files: '/files', admin: '/admin' };
 type Theme = 'light' | 'dark';
 
 interface Context {
@@ -29,6 +30,7 @@ function pageFromPath(path: string): Page {
   if (path.startsWith('/admin')) return 'admin';
   if (path.startsWith('/terminal')) return 'terminal';
   if (path.startsWith('/chat')) return 'chat';
+  if (path.startsWith('/files')) return 'files';
   return 'workspace';
 }
 
@@ -116,6 +118,9 @@ export function App() {
           <a href="/terminal" data-testid="terminal-link" aria-current={page === 'terminal' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('terminal'))}>
             {t('nav.terminal')}
           </a>
+          <a href="/files" data-testid="files-link" aria-current={page === 'files' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('files'))}>
+            {t('nav.files')}
+          </a>
           {user.role === 'admin' && (
             <a href="/admin" data-testid="admin-link" aria-current={page === 'admin' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('admin'))}>
               {t('nav.admin')}
@@ -128,8 +133,12 @@ export function App() {
           {t('nav.signOut')}
         </button>
       </header>
-      <main class={page === 'terminal' || page === 'chat' ? 'wide' : undefined}>
-        {page === 'admin' ? <Admin user={user} /> : page === 'terminal' ? <Terminal /> : page === 'chat' ? <Chat /> : <Workspace />}
+      <main class={page === 'workspace' || page === 'admin' ? undefined : 'wide'}>
+        {page === 'admin' && <Admin user={user} />}
+        {page === 'terminal' && <Terminal />}
+        {page === 'chat' && <Chat />}
+        {page === 'files' && <Files dark={theme === 'dark'} />}
+        {page === 'workspace' && <Workspace />}
       </main>
     </AppContext.Provider>
   );
