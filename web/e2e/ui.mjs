@@ -48,6 +48,7 @@ try {
   await page.getByTestId('pids').waitFor({ timeout });
   check((await page.getByTestId('tier').textContent()) === 'free', 'the user is in tier free');
   check((await page.getByTestId('admin-link').count()) === 0, 'a user sees no admin link');
+  await page.getByTestId('live-usage').waitFor({ timeout });
   await page.screenshot({ path: `${shots}/workspace-zh.png` });
 
   // The user's token does not open the admin API.

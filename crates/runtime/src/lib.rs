@@ -14,6 +14,7 @@ mod exec;
 pub mod firewall;
 pub mod image;
 mod tty;
+mod usage;
 
 pub use container::{ContainerInfo, ContainerState};
 pub use docker::{bridge_of, DockerRuntime};
@@ -22,6 +23,7 @@ pub use error::RuntimeError;
 pub use events::{ContainerEvent, ContainerEventKind};
 pub use exec::{ExecChunk, ExecOutput, ExecRequest, ExecSession};
 pub use tty::TtySession;
+pub use usage::ContainerUsage;
 
 use async_trait::async_trait;
 use cchub_policy::ContainerSpec;

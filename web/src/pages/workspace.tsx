@@ -11,6 +11,27 @@ interface Status {
   usage?: { tokens: number; budget_tokens: number | null };
 }
 
+interface Usage {
+  running: boolean;
+  cpu_cores: number;
+  memory_bytes: number;
+  pids: number;
+  disk_used_bytes: number;
+  disk_total_bytes: number;
+}
+
+function Bar({ label, value, max, text }: { label: string; value: number; max: number; text: string }) {
+  const share = max > 0 ? Math.min(value / max, 1) : 0;
+  return (
+    <div class="meter">
+      <span>
+        {label}: {text}
+      </span>
+      <progress aria-label={label} max={1} value={share} class={share > 0.9 ? 'high' : undefined} />
+    </div>
+  );
+}
+
 /** How often the page asks for the workspace's state. */
 const POLL_MS = 5_000;
 
@@ -20,11 +41,13 @@ export function Workspace() {
   const [queued, setQueued] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [live, setLive] = useState<Usage | null>(null);
 
   const load = async () => {
     try {
       setStatus(await api.request<Status>('GET', '/api/workspace'));
       setError(null);
+      setLive(await api.request<Usage>('GET', '/api/workspace/usage'));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t('error.network'));
     }
@@ -89,6 +112,18 @@ export function Workspace() {
               </>
             )}
           </dl>
+          {live && status.limits && (
+            <div data-testid="live-usage">
+              <Bar label={t('workspace.cpu')} value={live.cpu_cores} max={status.limits.cpu} text={`${number(Math.round(live.cpu_cores * 100) / 100)} / ${t('workspace.cores', { value: number(status.limits.cpu) })}`} />
+              <Bar label={t('workspace.memory')} value={live.memory_bytes} max={status.limits.memory_bytes} text={`${formatBytes(lang, live.memory_bytes)} / ${formatBytes(lang, status.limits.memory_bytes)}`} />
+              <Bar
+                label={t('workspace.disk')}
+                value={live.disk_used_bytes}
+                max={live.disk_total_bytes || status.limits.disk_bytes}
+                text={`${formatBytes(lang, live.disk_used_bytes)} / ${formatBytes(lang, live.disk_total_bytes || status.limits.disk_bytes)}`}
+              />
+            </div>
+          )}
           {usage && (
             <div class="meter">
               <span>

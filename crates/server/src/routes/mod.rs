@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/messages", get(sessions::messages))
         .route("/api/workspace", get(workspace::status))
         .route("/api/workspace/start", post(workspace::start))
+        .route("/api/workspace/usage", get(workspace::usage))
         .route("/api/workspace/stop", post(workspace::stop))
         .route("/api/files/mkdir", post(files_manage::mkdir))
         .route("/api/files/rename", post(files_manage::rename))

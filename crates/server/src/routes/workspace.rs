@@ -77,6 +77,27 @@ pub async fn status(State(state): State<AppState>, CurrentUser(user): CurrentUse
     Ok(Json(value))
 }
 
+/// `GET /api/workspace/usage`: live CPU, memory, processes and disk of the user's
+/// container; `running` is false, with zeros, when it does not run.
+pub async fn usage(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
+    let info = state.workspaces.inspect(&user).await?;
+    let dirs = state.workspaces.user_dirs(user.id);
+    let disk = tokio::task::spawn_blocking(move || crate::workspace::disk::disk_space(&dirs)).await.ok().flatten();
+    let (used, total) = disk.unwrap_or((0, 0));
+    let live = match info {
+        Some(info) if info.state == cchub_runtime::ContainerState::Running => state.workspaces.runtime().usage(&info.id).await.ok(),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "running": live.is_some(),
+        "cpu_cores": live.map(|u| u.cpu_cores).unwrap_or(0.0),
+        "memory_bytes": live.map(|u| u.memory_bytes).unwrap_or(0),
+        "pids": live.map(|u| u.pids).unwrap_or(0),
+        "disk_used_bytes": used,
+        "disk_total_bytes": total,
+    })))
+}
+
 /// `POST /api/workspace/start`: safe to call any number of times at once.
 pub async fn start(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
     let outcome = state.workspaces.ensure_running(&user).await?;

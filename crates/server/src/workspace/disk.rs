@@ -339,6 +339,16 @@ pub fn used_bytes(dirs: &UserDirs) -> std::io::Result<u64> {
     Ok(tree_size(&dirs.mnt, 0))
 }
 
+/// Returns used and total bytes of the user's mounted disk image, or `None` when no image
+/// is mounted.
+pub fn disk_space(dirs: &UserDirs) -> Option<(u64, u64)> {
+    if !is_mount_point(&dirs.mnt) {
+        return None;
+    }
+    let stats = rustix::fs::statvfs(&dirs.mnt).ok()?;
+    Some(((stats.f_blocks - stats.f_bfree) * stats.f_frsize, stats.f_blocks * stats.f_frsize))
+}
+
 /// Sums file sizes below `path` without following links, up to a depth of 64.
 fn tree_size(path: &Path, depth: u32) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else { return 0 };
