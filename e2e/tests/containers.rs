@@ -196,3 +196,35 @@ async fn stop_then_start_again() {
     assert_eq!(body["action"], "started");
     assert_eq!(body["state"], "running");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_containers() {
+    let hub = TestHub::start().await.unwrap();
+    let kim = hub.create_user("kim").await.unwrap();
+    hub.start_workspace(&kim).await.unwrap();
+    hub.exec(&kim, "echo kept > /workspace/kept.txt").await.unwrap();
+
+    let (status, body) = hub.request(Method::GET, "/api/admin/containers?stats=true", Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let row = body["containers"].as_array().unwrap().iter().find(|c| c["username"] == "kim").cloned().unwrap();
+    assert_eq!(row["state"], "running", "{row}");
+    assert!(row["usage"]["memory_bytes"].as_u64().unwrap() > 0, "{row}");
+    let (status, _) = hub.request(Method::GET, "/api/admin/containers", Some(&kim.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let base = format!("/api/admin/containers/{}", kim.user_id);
+    let (status, body) = hub.request(Method::POST, &format!("{base}/stop"), Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!((status, body["state"].as_str()), (StatusCode::OK, Some("exited")), "{body}");
+    let (status, body) = hub.request(Method::POST, &format!("{base}/restart"), Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!((status, body["state"].as_str()), (StatusCode::OK, Some("running")), "{body}");
+    let (status, body) = hub.request(Method::DELETE, &base, Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!((status, body["removed"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
+    assert!(hub.container_ids().await.unwrap().is_empty(), "the container is gone");
+
+    // The files stay: the next start makes a new container over them.
+    hub.start_workspace(&kim).await.unwrap();
+    let (_, out) = hub.exec(&kim, "cat /workspace/kept.txt").await.unwrap();
+    assert_eq!(out.trim(), "kept");
+    let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=admin.container.remove", Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!(audit[0]["target"], "kim", "{audit}");
+}

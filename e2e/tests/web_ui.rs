@@ -90,7 +90,7 @@ async fn browser_signs_in_switches_language_and_sees_tier_change() {
     let (_, saved) = hub.exec(&user, "cat /workspace/notes.md; wc -c < /workspace/data.txt").await.unwrap();
     assert!(saved.contains("# 标题 saved-$((1))"), "the editor saved the file: {saved}");
     assert!(saved.contains("300000"), "the upload arrived whole: {saved}");
-    for shot in ["login-zh.png", "workspace-zh.png", "chat-en.png", "files-en.png", "terminal-en.png", "admin-en.png", "workspace-en-dark-phone.png"] {
+    for shot in ["login-zh.png", "workspace-zh.png", "chat-en.png", "files-en.png", "terminal-en.png", "admin-en.png", "admin-containers-en.png", "admin-doctor-en.png", "workspace-en-dark-phone.png"] {
         assert!(shots.join(shot).is_file(), "{shot} missing");
     }
 }

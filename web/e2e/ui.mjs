@@ -134,6 +134,16 @@ try {
   await adminPage.getByLabel(`${env('USER_NAME')} tier`).selectOption('pro');
   await adminPage.waitForResponse((r) => r.url().includes('/api/admin/users') && r.request().method() === 'GET', { timeout });
   await adminPage.screenshot({ path: `${shots}/admin-en.png` });
+  await adminPage.getByTestId('tab-containers').click();
+  await adminPage.getByTestId('containers').getByText(env('USER_NAME')).waitFor({ timeout });
+  await adminPage.screenshot({ path: `${shots}/admin-containers-en.png` });
+  await adminPage.getByTestId('tab-audit').click();
+  await adminPage.getByTestId('audit').getByText('admin.user.set_tier').first().waitFor({ timeout });
+  await adminPage.getByTestId('tab-doctor').click();
+  await adminPage.getByTestId('doctor').getByText('Seccomp', { exact: false }).first().waitFor({ timeout });
+  await adminPage.screenshot({ path: `${shots}/admin-doctor-en.png` });
+  await adminPage.getByTestId('tab-usage').click();
+  await adminPage.getByTestId('usage-chart').waitFor({ timeout });
 
   await page.reload();
   await page.getByTestId('pids').waitFor({ timeout });

@@ -58,7 +58,7 @@ fn parse_role(role: &str) -> ApiResult<Role> {
     Role::parse(role).ok_or_else(|| ApiError::bad_request("invalid_role", format!("role {role:?} is not admin or user")))
 }
 
-async fn target_user(state: &AppState, id: i64) -> ApiResult<User> {
+pub(super) async fn target_user(state: &AppState, id: i64) -> ApiResult<User> {
     state
         .store
         .user_by_id(id)
@@ -66,7 +66,7 @@ async fn target_user(state: &AppState, id: i64) -> ApiResult<User> {
         .ok_or_else(|| ApiError::not_found("user_not_found", format!("user {id} does not exist")))
 }
 
-fn admin_event(admin: &User, action: &'static str, target: &User, ip: &ClientIp, detail: serde_json::Value) -> AuditEvent {
+pub(super) fn admin_event(admin: &User, action: &'static str, target: &User, ip: &ClientIp, detail: serde_json::Value) -> AuditEvent {
     AuditEvent {
         actor_id: Some(admin.id),
         actor: Some(admin.username.to_string()),

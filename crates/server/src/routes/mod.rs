@@ -1,6 +1,7 @@
 //! The HTTP API, one file per area.
 
 mod admin;
+mod admin_containers;
 mod auth;
 mod files;
 mod files_manage;
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
         .route("/api/admin/users/{id}/password", post(admin::reset_password))
         .route("/api/admin/audit", get(admin::audit))
+        .route("/api/admin/containers", get(admin_containers::list))
+        .route("/api/admin/containers/{id}", axum::routing::delete(admin_containers::remove))
+        .route("/api/admin/containers/{id}/stop", post(admin_containers::stop))
+        .route("/api/admin/containers/{id}/restart", post(admin_containers::restart))
         .route("/api/admin/doctor", get(admin::doctor))
         .route("/api/admin/model-key", get(model::status).put(model::set).delete(model::delete))
         .route("/api/admin/usage", get(model::usage))

@@ -409,6 +409,19 @@ impl WorkspaceService {
         Ok(info)
     }
 
+    /// Stops and removes the user's container; the files stay. Returns whether one existed.
+    pub async fn remove(&self, user: &User) -> Result<bool, ApiError> {
+        let Some(info) = self.stop(user).await? else {
+            return Ok(false);
+        };
+        let name = container_name(&self.config.containers.instance, user.id);
+        let _guard = self.workspaces.lock(&name).await;
+        self.workspaces.expect_stop(&name);
+        self.runtime().remove(&info.id).await.map_err(runtime_error)?;
+        let _ = self.store.set_container_state(user.id, "removed").await;
+        Ok(true)
+    }
+
     /// Cuts a disabled user off: the gateway socket goes first, so nothing left running
     /// in the container can reach the model, then the container stops.
     pub async fn suspend(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
