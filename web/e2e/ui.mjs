@@ -92,6 +92,13 @@ try {
   await page.waitForFunction(() => !document.querySelector('[data-testid=usage]')?.textContent?.includes(': 0 in'), null, { timeout });
   await page.getByTestId('session').first().waitFor({ timeout });
   await page.screenshot({ path: `${shots}/chat-en.png` });
+  // A session from the history opens with its messages and takes a follow-up prompt.
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByTestId('session').first().click();
+  await page.locator('[data-testid=assistant] strong', { hasText: 'done' }).waitFor({ timeout });
+  await prompt.fill('[[text: resumed-$((2+3))]]');
+  await prompt.press('Enter');
+  await page.locator('[data-testid=assistant]', { hasText: 'resumed-$((2+3))' }).waitFor({ timeout });
   // A slow run stops with the stop button.
   await prompt.fill('[[delay-ms: 20000]] [[text: too late]]');
   await prompt.press('Enter');

@@ -141,12 +141,13 @@ export function Chat() {
   const open = async (id: string) => {
     const body = await api.request<{ messages: any[] }>('GET', `/api/sessions/${id}/messages`);
     let state: ChatState = { ...emptyChat(), sessionId: id };
-    for (const message of body.messages) {
-      if (message.type === 'user' && typeof message.message?.content === 'string') {
-        state = { ...state, items: [...state.items, { kind: 'user', text: message.message.content }] };
-      } else {
-        state = applyEvent(state, message);
+    for (const entry of body.messages) {
+      const content = entry.message?.content;
+      if (entry.role === 'user') {
+        const text = typeof content === 'string' ? content : (content ?? []).filter((b: any) => b.type === 'text').map((b: any) => b.text).join('\n');
+        if (text) state = { ...state, items: [...state.items, { kind: 'user', text }] };
       }
+      state = applyEvent(state, { type: entry.role, message: entry.message });
     }
     setChat({ ...state, sessionId: id });
   };
