@@ -1,5 +1,5 @@
 // The hub's REST API with the session's tokens. A 401 refreshes the access token once
-// and repeats the request; refreshes are single-flight because the hub rotates refresh
+// and repeats the request. Refreshes run one at a time, because the hub rotates refresh
 // tokens and treats a reused one as theft, which would end every session.
 
 export interface User {
@@ -116,7 +116,7 @@ export class Api {
     });
   }
 
-  /** The current access token, for the WebSocket subprotocol. */
+  /** Returns the current access token, for the WebSocket subprotocol. */
   async accessToken(): Promise<string | null> {
     if (this.session && this.session.expiresAt - this.now() < REFRESH_MARGIN_MS) await this.refresh();
     return this.session?.access ?? null;

@@ -18,7 +18,7 @@ use crate::state::AppState;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// Answers a request that matched no API route: a file of the UI, the UI's page for an
+/// Serves a request that matched no API route: a file of the UI, the UI's page for an
 /// application path, or the API's JSON 404.
 pub async fn fallback(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
     let path = uri.path();

@@ -52,13 +52,13 @@ export function applyEvent(state: ChatState, event: any): ChatState {
   return { items, sessionId, usage };
 }
 
-/** A one-line summary of a tool call: the command, the file path or the pattern. */
+/** Summarises a tool call in one line: the command, the file path or the pattern. */
 export function toolSummary(name: string, input: Record<string, unknown>): string {
   const pick = (key: string) => (typeof input[key] === 'string' ? (input[key] as string) : '');
   return pick('command') || pick('file_path') || pick('path') || pick('pattern') || pick('url') || name;
 }
 
-/** The lines of an Edit or Write call as a diff: removed lines with '-', added with '+'. */
+/** Returns an Edit or Write call as diff lines: removed with '-', added with '+'. */
 export function toolDiff(name: string, input: Record<string, unknown>): string[] | null {
   const lines = (text: unknown) => (typeof text === 'string' ? text.split('\n') : []);
   if (name === 'Edit') return [...lines(input.old_string).map((l) => `- ${l}`), ...lines(input.new_string).map((l) => `+ ${l}`)];

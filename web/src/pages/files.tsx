@@ -20,6 +20,12 @@ interface OpenFile {
 const folderOf = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
 const join = (folder: string, name: string) => (folder ? `${folder}/${name}` : name);
 
+/** Returns the tree marker of an entry: an arrow for a folder, spaces for a file. */
+function marker(entry: Entry, isOpen: boolean): string {
+  if (entry.kind !== 'dir') return '  ';
+  return isOpen ? '▾ ' : '▸ ';
+}
+
 function Folder({ path, depth, onOpen, reloadKey }: { path: string; depth: number; onOpen: (entry: Entry) => void; reloadKey: number }) {
   const { api } = useApp();
   const [entries, setEntries] = useState<Entry[] | null>(null);
@@ -40,7 +46,7 @@ function Folder({ path, depth, onOpen, reloadKey }: { path: string; depth: numbe
             data-testid={`entry-${entry.path}`}
             onClick={() => (entry.kind === 'dir' ? setOpen({ ...open, [entry.path]: !open[entry.path] }) : onOpen(entry))}
           >
-            {entry.kind === 'dir' ? (open[entry.path] ? '▾ ' : '▸ ') : '  '}
+            {marker(entry, !!open[entry.path])}
             {entry.name}
           </button>
           {entry.kind === 'dir' && open[entry.path] && <Folder path={entry.path} depth={depth + 1} onOpen={onOpen} reloadKey={reloadKey} />}
@@ -106,7 +112,8 @@ export function Files({ dark }: { dark: boolean }) {
   const saveRef = useRef(save);
   saveRef.current = save;
 
-  const folder = selected ? (selected.kind === 'dir' ? selected.path : folderOf(selected.path)) : '';
+  let folder = '';
+  if (selected) folder = selected.kind === 'dir' ? selected.path : folderOf(selected.path);
   const act = async (work: () => Promise<unknown>) => {
     try {
       await work();
