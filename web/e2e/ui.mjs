@@ -93,17 +93,23 @@ try {
   await page.getByTestId('session').first().waitFor({ timeout });
   await page.screenshot({ path: `${shots}/chat-en.png` });
   // A session from the history opens with its messages and takes a follow-up prompt.
+  await page.getByTestId('send').waitFor({ timeout });
   await page.getByRole('button', { name: 'New chat' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=assistant]').length === 0, null, { timeout });
   await page.getByTestId('session').first().click();
   await page.locator('[data-testid=assistant] strong', { hasText: 'done' }).waitFor({ timeout });
   await prompt.fill('[[text: resumed-$((2+3))]]');
   await prompt.press('Enter');
   await page.locator('[data-testid=assistant]', { hasText: 'resumed-$((2+3))' }).waitFor({ timeout });
+  // The next prompt goes once the run has ended and the send button is back.
+  await page.getByTestId('send').waitFor({ timeout });
   // A slow run stops with the stop button.
   await prompt.fill('[[delay-ms: 20000]] [[text: too late]]');
   await prompt.press('Enter');
   await page.getByTestId('stop-run').click({ timeout });
-  await page.getByText('The run was stopped.').waitFor({ timeout });
+  await page.getByText('The run was stopped.').waitFor({ timeout }).catch(async (error) => {
+    throw new Error(`${error.message}\nmessages: ${await page.getByTestId('messages').textContent()}`);
+  });
 
   // Files: create, edit, save with Ctrl+S, reload and see the change; upload a file.
   await page.getByTestId('files-link').click();

@@ -46,6 +46,7 @@ export function Chat() {
   const socket = useRef<WebSocket | null>(null);
   const lastSeq = useRef(0);
   const composing = useRef(false);
+  const abortRequested = useRef(false);
   const bottom = useRef<HTMLDivElement>(null);
 
   const loadSessions = () =>
@@ -80,6 +81,7 @@ export function Chat() {
             break;
           }
           case 'started':
+            abortRequested.current = false;
             setRunId(message.run_id);
             sessionStorage.setItem(RUN_KEY, message.run_id);
             lastSeq.current = 0;
@@ -90,7 +92,8 @@ export function Chat() {
           case 'done':
             setRunId(null);
             sessionStorage.removeItem(RUN_KEY);
-            if (message.aborted) setChat((state) => ({ ...state, items: [...state.items, { kind: 'notice', text: t('chat.aborted') }] }));
+            // A stop that came before the agent started ends the run without the flag.
+            if (message.aborted || abortRequested.current) setChat((state) => ({ ...state, items: [...state.items, { kind: 'notice', text: t('chat.aborted') }] }));
             void loadSessions();
             break;
           case 'error':
@@ -216,7 +219,10 @@ export function Chat() {
             </span>
             <span class="status">{connected ? '' : t('terminal.connecting')}</span>
             {runId ? (
-              <button type="button" data-testid="stop-run" onClick={() => socket.current?.send(JSON.stringify({ type: 'abort', run_id: runId }))}>
+              <button type="button" data-testid="stop-run" onClick={() => {
+                  abortRequested.current = true;
+                  socket.current?.send(JSON.stringify({ type: 'abort', run_id: runId }));
+                }}>
                 {t('chat.stop')}
               </button>
             ) : (
