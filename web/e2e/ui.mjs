@@ -157,6 +157,9 @@ try {
   await adminPage.screenshot({ path: `${shots}/admin-doctor-en.png` });
   await adminPage.getByTestId('tab-usage').click();
   await adminPage.getByTestId('usage-chart').waitFor({ timeout });
+  await adminPage.getByTestId('usage-user').selectOption(env('USER_NAME'));
+  await adminPage.waitForFunction(() => document.querySelectorAll('[data-testid=usage-chart] rect').length > 0, null, { timeout });
+  await adminPage.screenshot({ path: `${shots}/admin-usage-en.png` });
 
   await page.reload();
   await page.getByTestId('pids').waitFor({ timeout });

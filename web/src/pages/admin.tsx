@@ -181,9 +181,10 @@ function Containers() {
 function Usage() {
   const { api, lang, t } = useApp();
   const [rows, setRows] = useState<any[]>([]);
+  const [who, setWho] = useState('');
   const { fail, shown } = useFailure();
   useEffect(() => void api.request<{ rows: any[] }>('GET', '/api/admin/usage?days=30').then((b) => setRows(b.rows)).catch(fail), []);
-  const days = dailyTotals(rows);
+  const days = dailyTotals(who ? rows.filter((row) => row.username === who) : rows);
   const max = Math.max(1, ...days.map((d) => d.tokens));
   const number = new Intl.NumberFormat(lang);
   const perUser = new Map<string, number>();
@@ -191,7 +192,16 @@ function Usage() {
   return (
     <>
       {shown}
-      <svg class="chart" viewBox={`0 0 ${Math.max(days.length, 1) * 24} 120`} role="img" aria-label={t('admin.tokensByDay')} data-testid="usage-chart">
+      <div class="switches">
+        <label for="usage-user">{t('admin.user')}</label>
+        <select id="usage-user" data-testid="usage-user" value={who} onChange={(e) => setWho((e.target as HTMLSelectElement).value)}>
+          <option value="">{t('admin.allUsers')}</option>
+          {[...new Set(rows.map((row) => row.username as string))].map((name) => (
+            <option value={name}>{name}</option>
+          ))}
+        </select>
+      </div>
+      <svg class="chart" viewBox={`0 0 ${Math.max(days.length, 30) * 24} 120`} preserveAspectRatio="xMinYMax meet" role="img" aria-label={t('admin.tokensByDay')} data-testid="usage-chart">
         {days.map((d, i) => (
           <rect x={i * 24 + 4} y={110 - (d.tokens / max) * 100} width={16} height={(d.tokens / max) * 100}>
             <title>{`${d.day}: ${number.format(d.tokens)}`}</title>
