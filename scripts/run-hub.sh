@@ -34,12 +34,20 @@ fi
 
 LISTEN="${CCHUB_LISTEN:-127.0.0.1:3001}"
 echo
-echo "cchub is starting on http://$LISTEN (data in ${CCHUB_DATA_DIR:-./workspace})."
+if [ -n "${CCHUB_CONFIG:-}" ]; then
+  WHERE="data and settings from $CCHUB_CONFIG"
+  ENV_HINT="CCHUB_CONFIG=$CCHUB_CONFIG "
+else
+  WHERE="data in ${CCHUB_DATA_DIR:-./workspace}"
+  ENV_HINT="${CCHUB_DATA_DIR:+CCHUB_DATA_DIR=$CCHUB_DATA_DIR }"
+fi
+echo "cchub is starting on http://$LISTEN ($WHERE). Stop it with Ctrl+C; the workspace"
+echo "containers keep running and the next start adopts them."
 if ! "$CCHUB" user list --json 2>/dev/null | grep -q '"role": "admin"'; then
   cat <<MSG
 
 Create the first administrator, from another terminal in this folder:
-  printf '%s\n' 'a-long-password' | $CCHUB user add admin --admin --password-stdin
+  printf '%s\n' 'a-long-password' | ${ENV_HINT}$CCHUB user add admin --admin --password-stdin
 MSG
 fi
 if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${CCHUB_MODEL_UPSTREAM:-}" ]; then

@@ -312,3 +312,41 @@ async fn init_oom_kill_restarts_container() {
     let exit = wait_for_audit(&hub, "container.exit", Duration::from_secs(10)).await;
     assert_eq!(exit["detail"]["exit_code"], 137, "{exit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fork_bomb_dies_with_its_terminal() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some(format!("resources:\n  default_tier: free\n  tiers:\n    free: {{ pids: {PIDS_LIMIT} }}\n")),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
+    let max = hub.create_user("max").await.unwrap();
+    let container = hub.start_workspace(&max).await.unwrap();
+
+    // The bomb fills the pids limit, so no command can start in the container to end it.
+    let mut shell = ShellSocket::connect(&hub, &max).await.unwrap();
+    shell.type_text("f(){ f | f & }; f\n").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = engine_stats(hub.runtime.client(), &container).await.unwrap().pids_stats.unwrap_or_default().current.unwrap_or_default();
+    assert!(during >= PIDS_LIMIT * 3 / 4, "the bomb did not fill the container: {during}");
+    shell.close().await.unwrap();
+
+    // Closing the terminal ends every process it started.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut after = during;
+    while Instant::now() < deadline {
+        after = engine_stats(hub.runtime.client(), &container).await.unwrap().pids_stats.unwrap_or_default().current.unwrap_or_default();
+        if after <= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("processes in max's container: {during} during the bomb, {after} after the terminal closed");
+    assert!(after <= 4, "{after} processes remain after the terminal closed");
+    let mut shell = ShellSocket::connect(&hub, &max).await.unwrap();
+    shell.type_text("echo back-$((1+1))\n").await.unwrap();
+    shell.wait_for("back-2\r\n", Duration::from_secs(10)).await.unwrap();
+    shell.close().await.unwrap();
+}

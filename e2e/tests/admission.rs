@@ -74,7 +74,16 @@ async fn idle_workspace_pauses_frees_its_share_and_resumes() {
     let first = hub.start_workspace(&dora).await.unwrap();
     hub.exec(&dora, "echo kept > /workspace/kept.txt").await.unwrap();
 
-    wait_for_state(&hub, &first, "paused", Duration::from_secs(30)).await;
+    // A page polling the workspace's status does not keep it awake.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status) = hub.request(Method::GET, "/api/workspace", Some(&dora.access), None).await.unwrap();
+        if status["state"] == "paused" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the workspace was not paused while its status was polled: {status}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=container.idle_pause", Some(&hub.admin.access), None).await.unwrap();
     assert_eq!(audit[0]["actor"], "dora", "{audit}");
 

@@ -212,7 +212,8 @@ async fn log_request(request: Request<Body>, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    if status >= 500 {
+    // A 503 is an answer the handler chose (a queue, an engine that is down) and logged.
+    if status >= 500 && status != 503 {
         warn!(%method, %path, status, elapsed_ms, "request failed");
     } else {
         info!(%method, %path, status, elapsed_ms, "request");

@@ -96,7 +96,7 @@ async fn apply_tier(config: &cchub_config::Config, user: &User) -> serde_json::V
     .await;
     match applied {
         Ok(change) => {
-            let _ = super::print_line(format_args!("applied to the workspace: limits {}, disk {:?}", change.limits, change.disk));
+            let _ = super::print_line(format_args!("applied to the workspace: limits {}, disk {}", change.limits, change.disk.as_str()));
             serde_json::json!(change)
         }
         Err(message) => {

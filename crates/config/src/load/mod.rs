@@ -249,6 +249,19 @@ fn resolve(
         pause: raw.containers.idle_pause_secs,
         stop: raw.containers.idle_timeout_secs.unwrap_or(1800),
     };
+    // The containers section's own times are checked first, so a mistake there is
+    // reported under its own keys and not under a tier that inherits them.
+    if let Some(pause) = idle.pause.filter(|p| *p > 0) {
+        if pause < 5 {
+            return Err(ConfigError::invalid("containers.idle_pause_secs", format!("must be 0 (never) or at least 5, got {pause}")));
+        }
+        if idle.stop > 0 && pause >= idle.stop {
+            return Err(ConfigError::invalid(
+                "containers.idle_pause_secs",
+                format!("({pause}) must be less than containers.idle_timeout_secs ({}), or 0 to never pause", idle.stop),
+            ));
+        }
+    }
     let (default_tier, tiers) = resolve_tiers(&raw.resources.tiers, env("CCHUB_DEFAULT_TIER").or(raw.resources.default_tier), idle)?;
     if raw.admission.max_running == Some(0) {
         return Err(ConfigError::invalid("admission.max_running", "must be at least 1; leave it out for no limit"));

@@ -274,3 +274,10 @@ fn admission_budget_is_checked() {
     assert_eq!(config.admission.max_running, Some(2));
     assert!(config.admission.is_limited());
 }
+
+#[test]
+fn global_pause_after_stop_names_the_containers_key() {
+    let err = load_yaml("containers:\n  idle_pause_secs: 900\n  idle_timeout_secs: 600\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("containers.idle_pause_secs"), "{err}");
+    assert!(!err.contains("resources.tiers"), "{err}");
+}

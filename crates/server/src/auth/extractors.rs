@@ -27,13 +27,22 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "use the Bearer scheme: Authorization: Bearer <token>"))
 }
 
+/// Checks for a request that only reads state a page polls (the workspace's status and
+/// use, the options, the user), which must not keep an idle workspace awake.
+fn only_observes(parts: &Parts) -> bool {
+    let path = parts.uri.path();
+    parts.method == axum::http::Method::GET && (path.starts_with("/api/workspace") || path == "/api/options" || path == "/api/me")
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         let user = state.auth.authenticate(token).await?;
-        state.workspaces.touch(user.id);
+        if !only_observes(parts) {
+            state.workspaces.touch(user.id);
+        }
         Ok(Self(user))
     }
 }

@@ -322,7 +322,14 @@ pub async fn image_age(context: &DoctorContext<'_>) -> Check {
             let today = cchub_store::now_ms().div_euclid(86_400_000);
             match days_from_date(&created) {
                 Some(day) if today - day > 30 => check("image", title, Status::Warn, format!("{image} was built on {}, {} days ago; rebuild it (cchub image build --force) to get security updates", &created[..10], today - day)),
-                Some(day) => check("image", title, Status::Pass, format!("{image} was built on {} ({} days ago)", &created[..10], today - day)),
+                Some(day) => {
+                    let age = match today - day {
+                        0 => "today".to_string(),
+                        1 => "1 day ago".to_string(),
+                        days => format!("{days} days ago"),
+                    };
+                    check("image", title, Status::Pass, format!("{image} was built on {} ({age})", &created[..10]))
+                }
                 None => check("image", title, Status::Warn, format!("{image} has no readable creation date ({created:?})")),
             }
         }

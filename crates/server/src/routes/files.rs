@@ -43,8 +43,18 @@ pub(super) fn file_error(err: FileError) -> ApiError {
         FileError::NotEmpty(_) => ApiError::conflict("not_empty", message),
         FileError::IsRoot => ApiError::bad_request("is_root", message),
         FileError::InvalidName(_) => ApiError::bad_request("invalid_name", message),
+        FileError::Io { ref source, .. } if is_disk_full(source) => ApiError::new(
+            axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "your workspace disk is full; delete files or ask an administrator for a larger tier",
+        ),
         FileError::Io { .. } => ApiError::internal("file operation", message),
     }
+}
+
+/// Checks for ENOSPC and EDQUOT, which a full disk image or quota gives.
+fn is_disk_full(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::StorageFull || err.kind() == std::io::ErrorKind::QuotaExceeded
 }
 
 /// Runs a blocking file operation on the user's workspace root.

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use cchub_config::AdmissionConfig;
 
-/// A queued user who has not asked again for this long loses their place.
-pub const TICKET_TTL: Duration = Duration::from_secs(60);
+/// A queued user who has not asked again for this long loses their place; clients ask
+/// every few seconds.
+pub const TICKET_TTL: Duration = Duration::from_secs(15);
 /// An admitted start counts against the budget until its container runs, at most this long.
 const START_GRACE: Duration = Duration::from_secs(60);
 
@@ -74,6 +75,11 @@ impl Admission {
             }
         };
         Decision::Queued { position }
+    }
+
+    /// Removes the user from the queue, as when they stop their own workspace.
+    pub fn leave(&self, user_id: i64) {
+        self.state.lock().expect("admission state poisoned").queue.retain(|(id, _)| *id != user_id);
     }
 
     /// Forgets an admitted start once its container runs (or failed to start).

@@ -225,19 +225,34 @@ fn mount_fs_type(path: &Path) -> Option<String> {
     })
 }
 
+/// Estimates the bytes of files an image of `size` holds, with a margin for the file
+/// system's log and metadata: 96 MiB, or 2 % of a larger image. A 400 MiB XFS image was
+/// measured to hold 336 MiB.
+pub fn usable_bytes(size: ByteSize) -> u64 {
+    size.as_u64().saturating_sub((size.as_u64() / 50).max(96 << 20))
+}
+
+/// The result of [`shrink_if_needed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shrink {
+    NotNeeded,
+    Shrunk,
+    /// The files take `used` bytes, more than the smaller image holds.
+    TooFull { used: u64 },
+}
+
 /// Rebuilds a mounted image that is larger than `size` at `size`, copying the files over,
 /// while no container uses it. Keeps the old image when anything fails or the files would
-/// not fit. Returns whether it shrank.
-pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::io::Result<bool> {
+/// not fit.
+pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std::io::Result<Shrink> {
     let image = dirs.root.join(IMAGE_NAME);
     if mode == DiskMode::Plain || !image.exists() || !is_mount_point(&dirs.mnt) || std::fs::metadata(&image)?.len() <= size.as_u64() {
-        return Ok(false);
+        return Ok(Shrink::NotNeeded);
     }
     let used = used_bytes(dirs)?;
-    // File system overhead differs between sizes; keep a margin.
-    if used > size.as_u64() / 10 * 9 {
+    if used > usable_bytes(size) {
         warn!(image = %image.display(), used, size = %size, "files do not fit a smaller disk image; keeping the larger one");
-        return Ok(false);
+        return Ok(Shrink::TooFull { used });
     }
 
     let smaller = dirs.root.join("disk.img.shrinking");
@@ -270,7 +285,7 @@ pub fn shrink_if_needed(dirs: &UserDirs, size: ByteSize, mode: DiskMode) -> std:
     }
     std::fs::remove_file(&old)?;
     info!(image = %image.display(), size = %size, used, "shrank a per-user disk image");
-    Ok(true)
+    Ok(Shrink::Shrunk)
 }
 
 /// The file system new images get, and whether a mounted one can grow.
@@ -323,6 +338,18 @@ pub enum DiskChange {
     /// The image is not mounted now; the next start sizes it.
     NotMounted,
     NotUsed,
+}
+
+impl DiskChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskChange::Grown => "grown",
+            DiskChange::Unchanged => "unchanged",
+            DiskChange::ShrinkPending => "shrink_pending",
+            DiskChange::NotMounted => "not_mounted",
+            DiskChange::NotUsed => "not_used",
+        }
+    }
 }
 
 /// Bytes the user's files take now: the file system's used blocks for a mounted image,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cchub_policy::{CONTAINER_GID, CONTAINER_UID};
 use cchub_runtime::{ContainerRuntime, ExecRequest};
 use futures_util::StreamExt;
-use tracing::warn;
+use tracing::{info, warn};
 
 /// Finds the session's processes by their environment (one `grep` over /proc, so a busy
 /// container's pids limit is barely touched), stops them all so none can fork, then
@@ -32,8 +32,65 @@ exit 1
 "#;
 
 /// Kills every process in the container whose environment contains `marker`
-/// (`NAME=value`, set on the session's exec); waits at most a few seconds.
+/// (`NAME=value`, set on the session's exec); waits at most a few seconds. When no command
+/// can run in the container, because a fork bomb holds every pid of its limit, the hub
+/// kills the processes from the host instead.
 pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, marker: &str) {
+    if kill_inside(runtime, container_id, marker).await {
+        return;
+    }
+    let Ok(Some(info)) = runtime.inspect(container_id).await else { return };
+    let Some(pid) = info.pid else { return };
+    let marker_owned = marker.to_string();
+    match tokio::task::spawn_blocking(move || kill_from_host(pid, &marker_owned)).await {
+        Ok(Ok(true)) => info!(container = container_id, marker, "killed the session's processes from the host"),
+        Ok(Ok(false)) => warn!(container = container_id, marker, "some processes survived the kill from the host"),
+        Ok(Err(err)) => warn!(container = container_id, marker, error = %err, "cannot kill the session's processes from the host"),
+        Err(err) => warn!(container = container_id, marker, error = %err, "host kill task failed"),
+    }
+}
+
+/// Stops, then kills, every process of the container's cgroup (found through its first
+/// process `main_pid`) whose environment contains `marker`; repeats until none is left.
+/// Needs root on the host. Returns whether none was left.
+fn kill_from_host(main_pid: i64, marker: &str) -> std::io::Result<bool> {
+    use rustix::process::{kill_process, Pid, Signal};
+
+    let table = match std::fs::read_to_string(format!("/proc/{main_pid}/cgroup")) {
+        Ok(table) => table,
+        // The container is gone, and its processes with it.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(err) => return Err(err),
+    };
+    let dir = super::monitor::pids_cgroup_dir(&table).ok_or_else(|| std::io::Error::other("no pids cgroup for the container"))?;
+    let wanted = marker.as_bytes();
+    for _ in 0..HOST_KILL_ROUNDS {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+        let marked: Vec<Pid> = procs
+            .lines()
+            .filter_map(|line| line.trim().parse::<i32>().ok())
+            .filter(|pid| std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == wanted)))
+            .filter_map(Pid::from_raw)
+            .collect();
+        if marked.is_empty() {
+            return Ok(true);
+        }
+        for pid in &marked {
+            let _ = kill_process(*pid, Signal::STOP);
+        }
+        for pid in &marked {
+            let _ = kill_process(*pid, Signal::KILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
+}
+
+/// Rounds of the host kill before it gives up.
+const HOST_KILL_ROUNDS: u32 = 40;
+
+/// Runs the kill script in the container; returns whether every marked process is gone.
+async fn kill_inside<R: ContainerRuntime>(runtime: &R, container_id: &str, marker: &str) -> bool {
     let request = ExecRequest {
         cmd: vec!["sh".into(), "-c".into(), KILL_SCRIPT.into(), "cchub-kill".into(), marker.into()],
         user: Some(format!("{CONTAINER_UID}:{CONTAINER_GID}")),
@@ -43,7 +100,7 @@ pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, m
         Ok(session) => session,
         Err(err) => {
             warn!(container = container_id, marker, error = %err, "cannot start the kill command");
-            return;
+            return false;
         }
     };
     let mut output = session.output;
@@ -51,9 +108,12 @@ pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, m
     if drained.is_err() {
         warn!(container = container_id, marker, "kill command did not finish within 5 s");
     }
-    if let Ok(Some(code)) = runtime.exec_exit_code(&session.exec_id).await {
-        if code != 0 {
+    match runtime.exec_exit_code(&session.exec_id).await {
+        Ok(Some(0)) => true,
+        Ok(Some(code)) => {
             warn!(container = container_id, marker, exit_code = code, "some processes survived the kill command");
+            false
         }
+        _ => false,
     }
 }

@@ -31,7 +31,12 @@ pub struct ResourceFlags {
     /// The cgroup's count of refused forks, from `pids.events`.
     pids_max_events: Option<u64>,
     disk_full: bool,
+    /// The last OOM event reported; the engine may send several for one kill.
+    last_oom: Option<std::time::Instant>,
 }
+
+/// OOM events of one container this close together are one kill.
+const OOM_REPEAT: Duration = Duration::from_secs(2);
 
 impl WorkspaceService {
     /// Follows the engine's events for as long as the hub runs, reconnecting after a
@@ -68,6 +73,16 @@ impl WorkspaceService {
         let tier = TierName::parse(&user.tier).ok().and_then(|t| self.config().resources.tier(&t).cloned());
         let (action, kind, message, detail) = match event.kind {
             ContainerEventKind::Oom => {
+                let repeated = {
+                    let mut flags = self.resource_flags.lock().expect("resource flags poisoned");
+                    let entry = flags.entry(user_id).or_default();
+                    let repeated = entry.last_oom.is_some_and(|at| at.elapsed() < OOM_REPEAT);
+                    entry.last_oom = Some(std::time::Instant::now());
+                    repeated
+                };
+                if repeated {
+                    return;
+                }
                 let limit = tier.map(|t| t.memory.approx()).unwrap_or_else(|| "unknown".into());
                 (
                     "container.oom",
@@ -154,7 +169,7 @@ impl WorkspaceService {
             }
             if disk_hit {
                 let size = tier.as_ref().map(|t| t.disk.approx()).unwrap_or_else(|| "unknown".into());
-                let message = format!("Your workspace disk is full (size {size}); delete files to write again.");
+                let message = format!("Your workspace disk is full (tier disk {size}, file system overhead included); delete files to write again.");
                 self.report(&user, "container.disk_full", "disk_full", message, serde_json::json!({"disk": size}), &listed.name).await;
             }
         }
@@ -171,6 +186,12 @@ fn pids_max_events(pid: i64) -> Option<u64> {
 }
 
 fn pids_events_path(cgroup_table: &str) -> Option<PathBuf> {
+    pids_cgroup_dir(cgroup_table).map(|dir| dir.join("pids.events"))
+}
+
+/// Returns the host folder of the pids cgroup named in a `/proc/PID/cgroup` table, under
+/// cgroup v1 or v2.
+pub(super) fn pids_cgroup_dir(cgroup_table: &str) -> Option<PathBuf> {
     let root = Path::new("/sys/fs/cgroup");
     let v1 = cgroup_table.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
@@ -178,7 +199,7 @@ fn pids_events_path(cgroup_table: &str) -> Option<PathBuf> {
         controllers.split(',').any(|c| c == "pids").then(|| root.join("pids").join(path.trim_start_matches('/')))
     });
     let v2 = || cgroup_table.lines().find_map(|line| line.strip_prefix("0::")).map(|path| root.join(path.trim_start_matches('/')));
-    v1.or_else(v2).map(|dir| dir.join("pids.events"))
+    v1.or_else(v2)
 }
 
 /// Free and total bytes of the file system mounted at `mnt`, when it is a mount point.

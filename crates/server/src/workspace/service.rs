@@ -314,6 +314,18 @@ impl WorkspaceService {
         };
         let _guard = lock.lock().await;
         match tokio::task::spawn_blocking(move || super::disk::shrink_if_needed(&dirs, size, mode)).await {
+            Ok(Ok(super::disk::Shrink::TooFull { used })) => {
+                self.record(AuditEvent {
+                    actor_id: Some(user.id),
+                    actor: Some(user.username.to_string()),
+                    action: "container.disk_shrink_skipped",
+                    target: Some(container_name(&self.config.containers.instance, user.id)),
+                    outcome: "failure",
+                    detail: Some(serde_json::json!({"used_bytes": used, "tier_disk": size.to_string()})),
+                    ..AuditEvent::default()
+                })
+                .await;
+            }
             Ok(Ok(_)) => {}
             Ok(Err(err)) => warn!(user_id = user.id, error = %err, "cannot shrink the user's disk image; it keeps its size"),
             Err(err) => warn!(user_id = user.id, error = %err, "disk shrink task failed"),
@@ -353,13 +365,15 @@ impl WorkspaceService {
                 let estimate = remaining_idle.get(position - 1).copied();
                 info!(user_id = user.id, position, estimate_secs = ?estimate, running = running.len(), "workspace start queued by admission control");
                 let wait = match estimate {
-                    Some(secs) => format!(" A place should free up in about {} min.", secs.div_ceil(60).max(1)),
+                    Some(0) => " A place should free up any moment.".to_string(),
+                    Some(secs) if secs < 120 => format!(" A place should free up in about {secs} s."),
+                    Some(secs) => format!(" A place should free up in about {} min.", secs.div_ceil(60)),
                     None => String::new(),
                 };
                 let mut error = ApiError::unavailable(
                     "queued",
                     format!(
-                        "The host is at capacity, so your workspace waits in a queue: you are number {position}.{wait} Ask again within {} s to keep your place; clients retry by themselves.",
+                        "The host is at capacity, so your workspace waits in a queue: you are number {position}.{wait} Ask again within {} s to keep your place; the web page does so by itself.",
                         super::admission::TICKET_TTL.as_secs()
                     ),
                 );
@@ -392,6 +406,7 @@ impl WorkspaceService {
     }
 
     pub async fn stop(&self, user: &User) -> Result<Option<ContainerInfo>, ApiError> {
+        self.admission.leave(user.id);
         let name = container_name(&self.config.containers.instance, user.id);
         let info = self.workspaces.stop(&name, STOP_TIMEOUT_SECS).await.map_err(runtime_error)?;
         if let Some(info) = &info {

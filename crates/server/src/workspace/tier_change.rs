@@ -68,16 +68,17 @@ pub async fn check_disk_fits(config: &Config, user: &User, tier: &TierName) -> R
             .await
             .map_err(|e| ApiError::internal("measuring the user's disk", e))?
             .unwrap_or(0);
-        if used <= limit.as_u64() {
+        if used <= disk::usable_bytes(limit) {
             return Ok(());
         }
     }
     Err(ApiError::conflict(
         "disk_too_small",
         format!(
-            "{} uses {} on disk, more than tier {tier}'s {limit}; delete files first or choose a larger tier",
+            "{} uses {} on disk, more than tier {tier}'s {limit} disk holds (about {}); delete files first or choose a larger tier",
             user.username,
-            ByteSize::bytes(used).approx()
+            ByteSize::bytes(used).approx(),
+            ByteSize::bytes(disk::usable_bytes(limit)).approx()
         ),
     ))
 }

@@ -55,6 +55,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
         Ok(outcome) => outcome.info,
         Err(error) => {
             let _ = send_json(&mut sink, error_message(&error)).await;
+            let _ = sink.send(Message::Close(None)).await;
             return;
         }
     };
@@ -75,6 +76,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
             warn!(user_id = user.id, error = %err, "cannot start a terminal");
             let error = ApiError::unavailable("terminal_failed", "the terminal could not be started in your workspace; try again");
             let _ = send_json(&mut sink, error_message(&error)).await;
+            let _ = sink.send(Message::Close(None)).await;
             return;
         }
     };
