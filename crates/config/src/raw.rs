@@ -210,6 +210,8 @@ pub struct RawMonitoring {
     pub prometheus_url: Option<String>,
     #[serde(alias = "grafanaUrl")]
     pub grafana_url: Option<String>,
+    /// A file holding the bearer token Prometheus sends to `/metrics`.
+    pub metrics_token_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

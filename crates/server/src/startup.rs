@@ -208,10 +208,18 @@ fn write_seccomp_profiles(config: &Config) -> Result<(), StartupError> {
 async fn log_request(request: Request<Body>, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    // The route's template keeps the metric's labels few; other paths are the web UI's
+    // files or unknown routes.
+    let route = match request.extensions().get::<axum::extract::MatchedPath>() {
+        Some(matched) => matched.as_str().to_string(),
+        None if path.starts_with("/api/") || path.starts_with("/ws/") => "unmatched".to_string(),
+        None => "web".to_string(),
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    crate::metrics::metrics().http_request(method.as_str(), &route, status, started.elapsed());
     // A 503 is an answer the handler chose (a queue, an engine that is down) and logged.
     if status >= 500 && status != 503 {
         warn!(%method, %path, status, elapsed_ms, "request failed");

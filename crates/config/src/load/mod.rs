@@ -23,6 +23,8 @@ pub struct Config {
     pub model: ModelConfig,
     pub logging: LoggingConfig,
     pub admission: AdmissionConfig,
+    /// The bearer token `/metrics` requires; `None` turns the endpoint off.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A host-wide budget for running (not paused) workspaces; `None` is no limit.
@@ -304,6 +306,21 @@ fn resolve(
 
     let socket_path = env("CCHUB_DOCKER_SOCKET").or(raw.docker.socket_path).unwrap_or_else(|| "/var/run/docker.sock".into());
 
+    let metrics_token = match (env("CCHUB_METRICS_TOKEN"), &raw.monitoring.metrics_token_file) {
+        (Some(token), _) => Some(token),
+        (None, Some(file)) => {
+            let path = absolute(Path::new(file), base_dir).map_err(|e| ConfigError::invalid("monitoring.metrics_token_file", e.to_string()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::invalid("monitoring.metrics_token_file", format!("cannot read {}: {e}", path.display())))?;
+            Some(text.trim().to_string())
+        }
+        (None, None) => None,
+    };
+    if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err(ConfigError::invalid("monitoring.metrics_token_file", "the metrics token must be at least 16 characters (CCHUB_METRICS_TOKEN or the file)"));
+    }
+    let metrics_token = metrics_token.map(Secret::new);
+
     let auth = resolve_auth(&raw.auth, &data_dir, base_dir)?;
     let model = resolve_model(&raw.model, env, base_dir)?;
     let logging = resolve_logging(env("CCHUB_LOG_LEVEL").or(raw.logging.level), env("CCHUB_LOG_FORMAT").or(raw.logging.format))?;
@@ -339,6 +356,7 @@ fn resolve(
         model,
         logging,
         admission,
+        metrics_token,
     })
 }
 

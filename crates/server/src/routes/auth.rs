@@ -73,6 +73,7 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, ApiJson(request)
         (true, Some(user)) => user,
         (_, user) => {
             state.auth.limiter.record_failure(&request.username, ip.0);
+            crate::metrics::metrics().login_failure();
             state.audit(login_event(&request.username, user.as_ref(), "failure", &ip, "wrong user name or password")).await;
             return Err(ApiError::unauthorized("invalid_credentials", "wrong user name or password"));
         }
@@ -163,6 +164,7 @@ pub async fn change_password(State(state): State<AppState>, ip: ClientIp, Curren
     let hash = state.store.password_hash(user.id).await?;
     if !password::verify(request.current_password, hash).await {
         state.auth.limiter.record_failure(&account, ip.0);
+        crate::metrics::metrics().login_failure();
         state
             .audit(AuditEvent {
                 actor_id: Some(user.id),

@@ -53,7 +53,7 @@ mod tests {
 
     /// Every REST route of the router, as `routes/mod.rs` registers them.
     const ROUTES: &[&str] = &[
-        "/healthz", "/readyz", "/api/openapi.json", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
+        "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
         "/api/me", "/api/me/password", "/api/options", "/api/admin/users", "/api/admin/users/{id}", "/api/admin/users/{id}/password",
         "/api/admin/audit", "/api/admin/containers", "/api/admin/containers/{id}", "/api/admin/containers/{id}/stop", "/api/admin/containers/{id}/restart", "/api/admin/doctor", "/api/admin/model-key", "/api/admin/usage", "/api/sessions", "/api/runs",
         "/api/sessions/{id}/messages", "/api/workspace", "/api/workspace/start", "/api/workspace/usage", "/api/workspace/stop",

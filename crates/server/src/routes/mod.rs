@@ -6,6 +6,7 @@ mod auth;
 mod files;
 mod files_manage;
 mod meta;
+mod metrics;
 mod model;
 mod sessions;
 mod workspace;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/openapi.json", get(meta::openapi))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))

@@ -33,7 +33,10 @@ impl Accounting for StoreAccounting {
         // parallel calls can pass the budget by what they use between them.
         let month = month_start(&utc_day(now_ms()));
         match self.store.usage_since(user_id, &month).await {
-            Ok(usage) if usage.total() as u64 >= budget => Err(Refusal::BudgetSpent { used: usage.total() as u64, budget }),
+            Ok(usage) if usage.total() as u64 >= budget => {
+                crate::metrics::metrics().budget_rejection();
+                Err(Refusal::BudgetSpent { used: usage.total() as u64, budget })
+            }
             Ok(_) => Ok(()),
             Err(err) => {
                 warn!(user_id, error = %err, "cannot read the user's usage");
@@ -65,6 +68,12 @@ impl Accounting for StoreAccounting {
             cache_creation_tokens: usage.cache_creation_input_tokens as i64,
             cache_read_tokens: usage.cache_read_input_tokens as i64,
         };
+        let tier = self.store.user_by_id(user_id).await.ok().flatten().map(|u| u.tier).unwrap_or_else(|| "unknown".into());
+        let metrics = crate::metrics::metrics();
+        metrics.tokens(&tier, "input", usage.input_tokens);
+        metrics.tokens(&tier, "output", usage.output_tokens);
+        metrics.tokens(&tier, "cache_write", usage.cache_creation_input_tokens);
+        metrics.tokens(&tier, "cache_read", usage.cache_read_input_tokens);
         if let Err(err) = self.store.add_usage(user_id, &utc_day(now_ms()), &row).await {
             warn!(user_id, error = %err, "cannot record model usage");
         }

@@ -83,6 +83,7 @@ impl WorkspaceService {
                 if repeated {
                     return;
                 }
+                crate::metrics::metrics().oom_kill();
                 let limit = tier.map(|t| t.memory.approx()).unwrap_or_else(|| "unknown".into());
                 (
                     "container.oom",
@@ -163,11 +164,13 @@ impl WorkspaceService {
                 (pids_hit, disk_hit)
             };
             if pids_hit {
+                crate::metrics::metrics().quota_hit("pids");
                 let limit = tier.as_ref().map(|t| t.pids.to_string()).unwrap_or_else(|| "unknown".into());
                 let message = format!("Your workspace reached its process limit ({limit}); new processes fail until some end.");
                 self.report(&user, "container.pids_limit", "pids_limit", message, serde_json::json!({"pids_limit": limit}), &listed.name).await;
             }
             if disk_hit {
+                crate::metrics::metrics().quota_hit("disk");
                 let size = tier.as_ref().map(|t| t.disk.approx()).unwrap_or_else(|| "unknown".into());
                 let message = format!("Your workspace disk is full (tier disk {size}, file system overhead included); delete files to write again.");
                 self.report(&user, "container.disk_full", "disk_full", message, serde_json::json!({"disk": size}), &listed.name).await;

@@ -267,6 +267,7 @@ impl WorkspaceService {
         if self.config.admission.is_limited() {
             self.admit(user, &spec).await?;
         }
+        let started = std::time::Instant::now();
         let outcome = self.workspaces.ensure_running(&spec).await.map_err(runtime_error);
         self.admission.settled(user.id);
         let outcome = outcome?;
@@ -275,6 +276,7 @@ impl WorkspaceService {
             .upsert_container(user.id, &outcome.info.id, &outcome.info.name, &spec.fingerprint(), outcome.info.state.as_str())
             .await?;
         if outcome.action != EnsureAction::AlreadyRunning {
+            crate::metrics::metrics().container_start(outcome.action.as_str(), started.elapsed());
             info!(user_id = user.id, container = %outcome.info.name, action = outcome.action.as_str(), "workspace container ready");
             let event = AuditEvent {
                 actor_id: Some(user.id),

@@ -81,6 +81,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
         }
     };
     let _open = state.workspaces.busy(user.id);
+    let _counted = crate::metrics::metrics().socket_opened(crate::metrics::Socket::Shell);
     info!(user_id = user.id, shell_id = %shell_id, "terminal opened");
     state
         .audit(AuditEvent {

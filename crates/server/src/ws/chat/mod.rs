@@ -78,6 +78,7 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
         return;
     }
     debug!(user_id = user.id, "chat socket open");
+    let _counted = crate::metrics::metrics().socket_opened(crate::metrics::Socket::Chat);
 
     let mut notices = state.workspaces.notices().subscribe(user.id);
     let (outgoing, mut receiver) = mpsc::channel::<serde_json::Value>(256);

@@ -44,11 +44,14 @@ pub fn start(state: &AppState, user: &User, command: AgentCommand, outgoing: mps
 
 /// Runs the agent and writes everything it produces into the run's log.
 async fn execute(state: AppState, user: User, command: AgentCommand, run: Arc<Run>) {
+    let started = std::time::Instant::now();
+    crate::metrics::metrics().run_started();
     let outcome = match state.workspaces.ensure_running(&user).await {
         Ok(outcome) => outcome,
         Err(error) => {
             run.push(event_message(RunEvent::Error { code: error.code, message: error.message }));
             run.finish_with(event_message(RunEvent::Done { exit_code: -1, aborted: false }));
+            crate::metrics::metrics().run_ended("failed", started.elapsed());
             return;
         }
     };
@@ -71,6 +74,12 @@ async fn execute(state: AppState, user: User, command: AgentCommand, run: Arc<Ru
     let _ = writer.await;
 
     run.finish_with(event_message(RunEvent::Done { exit_code: result.exit_code, aborted: result.aborted }));
+    let ending = match (result.aborted, result.exit_code) {
+        (true, _) => "aborted",
+        (false, 0) => "finished",
+        _ => "failed",
+    };
+    crate::metrics::metrics().run_ended(ending, started.elapsed());
     state.workspaces.touch(user.id);
     state
         .audit(AuditEvent {

@@ -1,0 +1,54 @@
+//! `GET /metrics` for Prometheus, behind a bearer token of its own.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use cchub_runtime::ContainerRuntime;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Compares two tokens in time that does not depend on where they differ.
+fn same_token(given: &str, wanted: &str) -> bool {
+    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(wanted.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `GET /metrics`: the Prometheus text format; needs `Authorization: Bearer <token>` with
+/// the configured metrics token.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(wanted) = &state.config.metrics_token else {
+        return ApiError::not_found("metrics_disabled", "metrics are off; set CCHUB_METRICS_TOKEN or monitoring.metrics_token_file").into_response();
+    };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    if !same_token(given, wanted.expose()) {
+        return ApiError::unauthorized("invalid_metrics_token", "send the metrics token as Authorization: Bearer <token>").into_response();
+    }
+    let mut containers: BTreeMap<(String, String), u64> = BTreeMap::new();
+    if let Ok(listed) = state.workspaces.runtime().list_managed(&state.config.containers.instance).await {
+        for container in listed {
+            let tier = match container.user_id() {
+                Some(id) => state.store.user_by_id(id).await.ok().flatten().map(|u| u.tier),
+                None => None,
+            };
+            *containers.entry((container.state.as_str().to_string(), tier.unwrap_or_else(|| "unknown".into()))).or_default() += 1;
+        }
+    }
+    let body = crate::metrics::render(crate::metrics::metrics(), &containers);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_token;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("0123456789abcdef", "0123456789abcdef"));
+        assert!(!same_token("0123456789abcdeX", "0123456789abcdef"));
+        assert!(!same_token("", "0123456789abcdef"));
+    }
+}
