@@ -20,6 +20,14 @@ pub struct RawConfig {
     pub monitoring: RawMonitoring,
     pub logging: RawLogging,
     pub admission: RawAdmission,
+    pub audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAudit {
+    /// Days an audit row is kept; 0 keeps rows forever.
+    pub retention_days: Option<u64>,
 }
 
 /// A host-wide budget for running workspaces; starts beyond it wait in a queue.

@@ -27,6 +27,8 @@ use crate::workspace::WorkspaceService;
 
 /// Largest request body the gateway forwards to the model.
 const GATEWAY_MAX_REQUEST: usize = 32 << 20;
+/// How often audit rows past their retention are removed.
+const AUDIT_PURGE_PERIOD: Duration = Duration::from_secs(6 * 3600);
 /// How often each running container's pids counter and disk use are read.
 const RESOURCE_CHECK_PERIOD: Duration = Duration::from_secs(5);
 
@@ -144,7 +146,7 @@ impl App {
 
     /// Follows the engine's events and checks pids and disk use now and then, for as long
     /// as the returned tasks live.
-    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 2] {
+    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 3] {
         let state = self.state.clone();
         let events = tokio::spawn(async move { state.workspaces.watch_events().await });
         let state = self.state.clone();
@@ -156,7 +158,21 @@ impl App {
                 state.workspaces.check_resources().await;
             }
         });
-        [events, resources]
+        let state = self.state.clone();
+        let retention = tokio::spawn(async move {
+            let Some(days) = state.config.audit_retention_days else { return };
+            let mut ticker = tokio::time::interval(AUDIT_PURGE_PERIOD);
+            loop {
+                ticker.tick().await;
+                let before = cchub_store::now_ms() - (days as i64) * 86_400_000;
+                match state.store.purge_audit_before(before).await {
+                    Ok(0) => {}
+                    Ok(removed) => info!(removed, retention_days = days, "removed audit rows past their retention"),
+                    Err(err) => warn!(error = %err, "cannot remove old audit rows"),
+                }
+            }
+        });
+        [events, resources, retention]
     }
 
     pub fn state(&self) -> &AppState {

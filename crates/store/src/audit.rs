@@ -35,10 +35,27 @@ pub struct AuditRecord {
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor: Option<String>,
+    /// Unix milliseconds: rows at or after this time.
+    pub since: Option<i64>,
+    /// Unix milliseconds: rows before this time.
+    pub until: Option<i64>,
     pub limit: i64,
 }
 
+/// Most rows one audit query returns.
+pub const MAX_AUDIT_ROWS: i64 = 100_000;
+
 impl Store {
+    /// Deletes audit rows older than `before` (Unix milliseconds); returns how many.
+    pub async fn purge_audit_before(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::query("purge_audit_before", e))?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let detail = event.detail.as_ref().map(Value::to_string);
         sqlx::query(
@@ -63,11 +80,14 @@ impl Store {
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, actor_id, actor, action, target, outcome, ip, detail FROM audit_events \
-             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR actor = $2) ORDER BY id DESC LIMIT $3",
+             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR actor = $2) \
+             AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR at < $4) ORDER BY id DESC LIMIT $5",
         )
         .bind(filter.action.as_deref())
         .bind(filter.actor.as_deref())
-        .bind(filter.limit.clamp(1, 10_000))
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.limit.clamp(1, MAX_AUDIT_ROWS))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| StoreError::query("list_audit", e))?;

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::{AuditEvent, AuditFilter, AuditRecord};
+pub use audit::{AuditEvent, AuditFilter, AuditRecord, MAX_AUDIT_ROWS};
 pub use containers::ContainerRecord;
 pub use error::StoreError;
 pub use model::{Role, User, Username};

@@ -113,6 +113,15 @@ async fn audit_events_filter() {
     let all = store.list_audit(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].action, "admin.user.create");
+
+    // Time ranges select by the row's time; the purge removes what is older.
+    let newest = all[0].at;
+    let later = store.list_audit(&AuditFilter { since: Some(newest + 1), limit: 10, ..AuditFilter::default() }).await.unwrap();
+    assert!(later.is_empty());
+    let earlier = store.list_audit(&AuditFilter { until: Some(newest + 1), limit: 10, ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(earlier.len(), 3);
+    assert_eq!(store.purge_audit_before(newest + 1).await.unwrap(), 3);
+    assert!(store.list_audit(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap().is_empty());
 }
 
 #[tokio::test]

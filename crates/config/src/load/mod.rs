@@ -25,6 +25,8 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// The bearer token `/metrics` requires; `None` turns the endpoint off.
     pub metrics_token: Option<Secret>,
+    /// Days audit rows are kept; `None` keeps them forever.
+    pub audit_retention_days: Option<u64>,
 }
 
 /// A host-wide budget for running (not paused) workspaces; `None` is no limit.
@@ -357,6 +359,10 @@ fn resolve(
         logging,
         admission,
         metrics_token,
+        audit_retention_days: match raw.audit.retention_days.unwrap_or(365) {
+            0 => None,
+            days => Some(days),
+        },
     })
 }
 

@@ -42,7 +42,32 @@ pub struct ResetPassword {
 pub struct AuditQuery {
     action: Option<String>,
     actor: Option<String>,
+    /// Unix milliseconds, inclusive.
+    since: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    until: Option<i64>,
     limit: Option<i64>,
+}
+
+impl AuditQuery {
+    fn filter(self, default_limit: i64, max_limit: i64) -> ApiResult<AuditFilter> {
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=max_limit).contains(&limit) {
+            return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {max_limit}, got {limit}")));
+        }
+        if let (Some(since), Some(until)) = (self.since, self.until) {
+            if since >= until {
+                return Err(ApiError::bad_request("invalid_query", format!("since ({since}) must be before until ({until}); both are Unix milliseconds")));
+            }
+        }
+        Ok(AuditFilter {
+            action: self.action,
+            actor: self.actor,
+            since: self.since,
+            until: self.until,
+            limit,
+        })
+    }
 }
 
 fn parse_tier(state: &AppState, tier: &str) -> ApiResult<TierName> {
@@ -192,14 +217,26 @@ pub async fn doctor(State(state): State<AppState>, AdminUser(_): AdminUser) -> J
 
 /// `GET /api/admin/audit?action=&actor=&limit=`
 pub async fn audit(State(state): State<AppState>, AdminUser(_): AdminUser, ApiQuery(query): ApiQuery<AuditQuery>) -> ApiResult<Json<Vec<AuditRecord>>> {
-    let limit = query.limit.unwrap_or(200);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and 10000, got {limit}")));
+    Ok(Json(state.store.list_audit(&query.filter(200, 10_000)?).await?))
+}
+
+/// `GET /api/admin/audit/export?action=&actor=&since=&until=&limit=`: the same rows as JSON
+/// lines, oldest first, for archiving or a log system.
+pub async fn audit_export(State(state): State<AppState>, AdminUser(_): AdminUser, ApiQuery(query): ApiQuery<AuditQuery>) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let mut rows = state.store.list_audit(&query.filter(cchub_store::MAX_AUDIT_ROWS, cchub_store::MAX_AUDIT_ROWS)?).await?;
+    rows.reverse();
+    let mut body = String::new();
+    for row in &rows {
+        body.push_str(&serde_json::to_string(row).map_err(|e| ApiError::internal("serializing the audit log", e))?);
+        body.push('\n');
     }
-    let filter = AuditFilter {
-        action: query.action,
-        actor: query.actor,
-        limit,
-    };
-    Ok(Json(state.store.list_audit(&filter).await?))
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/x-ndjson"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"cchub-audit.jsonl\""),
+        ],
+        body,
+    )
+        .into_response())
 }

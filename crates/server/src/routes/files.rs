@@ -52,6 +52,21 @@ pub(super) fn file_error(err: FileError) -> ApiError {
     }
 }
 
+/// Records a change the files API made, with the workspace path as target.
+pub(super) async fn audit_file(state: &AppState, user: &User, action: &'static str, path: String, detail: Option<Value>) {
+    state
+        .audit(cchub_store::AuditEvent {
+            actor_id: Some(user.id),
+            actor: Some(user.username.to_string()),
+            action,
+            target: Some(path),
+            outcome: "success",
+            detail,
+            ..cchub_store::AuditEvent::default()
+        })
+        .await;
+}
+
 /// Checks for ENOSPC and EDQUOT, which a full disk image or quota gives.
 fn is_disk_full(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::StorageFull || err.kind() == std::io::ErrorKind::QuotaExceeded
@@ -112,6 +127,7 @@ pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser,
 /// `PUT /api/files/content?path=`: replaces the file atomically.
 pub async fn write(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, ApiJson(request): ApiJson<WriteRequest>) -> ApiResult<Json<Value>> {
     let path = parse_path(&query)?;
+    let shown = path.display();
     let bytes = match request.encoding.as_deref() {
         None | Some("utf-8") => request.content.into_bytes(),
         Some("base64") => base64::engine::general_purpose::STANDARD
@@ -124,6 +140,8 @@ pub async fn write(State(state): State<AppState>, CurrentUser(user): CurrentUser
         return Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", format!("the file is {} bytes; the limit is {limit}", bytes.len())));
     }
     let chown = rustix::process::geteuid().is_root();
+    let size = bytes.len();
     let written = on_workspace(&state, &user, move |root| write_file(root, &path, &bytes, chown)).await?;
+    audit_file(&state, &user, "file.write", shown, Some(json!({"size": size}))).await;
     Ok(Json(json!(written)))
 }

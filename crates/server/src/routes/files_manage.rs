@@ -53,6 +53,7 @@ pub async fn mkdir(State(state): State<AppState>, CurrentUser(user): CurrentUser
     let shown = path.display();
     let parents = request.parents.unwrap_or(false);
     on_workspace(&state, &user, move |root| make_dir(root, &path, parents, chown())).await?;
+    super::files::audit_file(&state, &user, "file.mkdir", shown.clone(), None).await;
     Ok((StatusCode::CREATED, Json(json!({"path": shown}))))
 }
 
@@ -61,16 +62,20 @@ pub async fn rename(State(state): State<AppState>, CurrentUser(user): CurrentUse
     let from = parse(&request.from)?;
     let to = parse(&request.to)?;
     let shown = to.display();
+    let old = from.display();
     let overwrite = request.overwrite.unwrap_or(false);
     on_workspace(&state, &user, move |root| rename_entry(root, &from, &to, overwrite)).await?;
+    super::files::audit_file(&state, &user, "file.rename", shown.clone(), Some(json!({"from": old}))).await;
     Ok(Json(json!({"path": shown})))
 }
 
 /// `DELETE /api/files?path=&recursive=`
 pub async fn delete(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<DeleteQuery>) -> ApiResult<StatusCode> {
     let path = parse(query.path.as_deref().unwrap_or(""))?;
+    let shown = path.display();
     let recursive = query.recursive.unwrap_or(false);
     on_workspace(&state, &user, move |root| delete_entry(root, &path, recursive)).await?;
+    super::files::audit_file(&state, &user, "file.delete", shown, Some(json!({"recursive": recursive}))).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,6 +166,7 @@ pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUse
             .await
             .map_err(|e| ApiError::internal("finishing an upload", e))?
             .map_err(file_error)?;
+        super::files::audit_file(&state, &user, "file.upload", path.display(), Some(json!({"size": size}))).await;
         uploaded.push(json!({"path": path.display(), "size": size}));
     }
     if uploaded.is_empty() {

@@ -55,7 +55,7 @@ mod tests {
     const ROUTES: &[&str] = &[
         "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout",
         "/api/me", "/api/me/password", "/api/options", "/api/admin/users", "/api/admin/users/{id}", "/api/admin/users/{id}/password",
-        "/api/admin/audit", "/api/admin/containers", "/api/admin/containers/{id}", "/api/admin/containers/{id}/stop", "/api/admin/containers/{id}/restart", "/api/admin/doctor", "/api/admin/model-key", "/api/admin/usage", "/api/sessions", "/api/runs",
+        "/api/admin/audit", "/api/admin/audit/export", "/api/admin/containers", "/api/admin/containers/{id}", "/api/admin/containers/{id}/stop", "/api/admin/containers/{id}/restart", "/api/admin/doctor", "/api/admin/model-key", "/api/admin/usage", "/api/sessions", "/api/runs",
         "/api/sessions/{id}/messages", "/api/workspace", "/api/workspace/start", "/api/workspace/usage", "/api/workspace/stop",
         "/api/files/tree", "/api/files/content", "/api/files/mkdir", "/api/files/rename", "/api/files",
         "/api/files/upload", "/api/files/download",

@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/{id}", get(admin::get_user).merge(patch(admin::update_user)))
         .route("/api/admin/users/{id}/password", post(admin::reset_password))
         .route("/api/admin/audit", get(admin::audit))
+        .route("/api/admin/audit/export", get(admin::audit_export))
         .route("/api/admin/containers", get(admin_containers::list))
         .route("/api/admin/containers/{id}", axum::routing::delete(admin_containers::remove))
         .route("/api/admin/containers/{id}/stop", post(admin_containers::stop))

@@ -42,6 +42,46 @@ pub fn start(state: &AppState, user: &User, command: AgentCommand, outgoing: mps
     Ok(run_id)
 }
 
+/// Returns the tool calls in one Claude Code event: the tool's name and its command, file
+/// path or pattern.
+fn tool_calls(event: &Value) -> Vec<(String, String)> {
+    if event["type"] != "assistant" {
+        return Vec::new();
+    }
+    event["message"]["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|block| block["type"] == "tool_use")
+        .map(|block| {
+            let input = &block["input"];
+            let summary = ["command", "file_path", "path", "pattern", "url"].iter().find_map(|key| input[*key].as_str()).unwrap_or_default();
+            // Commands can be long; the audit row keeps their start.
+            let summary: String = summary.chars().take(MAX_AUDITED_INPUT).collect();
+            (block["name"].as_str().unwrap_or("unknown").to_string(), summary)
+        })
+        .collect()
+}
+
+/// Characters of a tool's command or path kept in its audit row.
+const MAX_AUDITED_INPUT: usize = 2000;
+
+async fn audit_run(state: &AppState, user: &User, action: &'static str, run_id: &str, detail: Value) {
+    let mut detail = detail;
+    detail["run_id"] = Value::from(run_id);
+    state
+        .audit(AuditEvent {
+            actor_id: Some(user.id),
+            actor: Some(user.username.to_string()),
+            action,
+            target: Some(run_id.to_string()),
+            outcome: "success",
+            detail: Some(detail),
+            ..AuditEvent::default()
+        })
+        .await;
+}
+
 /// Runs the agent and writes everything it produces into the run's log.
 async fn execute(state: AppState, user: User, command: AgentCommand, run: Arc<Run>) {
     let started = std::time::Instant::now();
@@ -56,10 +96,17 @@ async fn execute(state: AppState, user: User, command: AgentCommand, run: Arc<Ru
         }
     };
 
+    audit_run(&state, &user, "agent.run_start", &run.id, serde_json::json!({"session_id": command.session.as_ref().map(|s| s.as_str())})).await;
     let (events, mut receiver) = mpsc::channel::<RunEvent>(256);
     let log = run.clone();
+    let (audit_state, audit_user, run_id) = (state.clone(), user.clone(), run.id.clone());
     let writer = tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
+            if let RunEvent::Event(value) = &event {
+                for (tool, summary) in tool_calls(value) {
+                    audit_run(&audit_state, &audit_user, "agent.tool", &run_id, serde_json::json!({"tool": tool, "input": summary})).await;
+                }
+            }
             log.push(event_message(event));
         }
     });
