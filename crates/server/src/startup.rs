@@ -232,7 +232,14 @@ async fn log_request(request: Request<Body>, next: Next) -> Response {
         None => "web".to_string(),
     };
     let started = Instant::now();
-    let response = next.run(request).await;
+    // Every log line of the request carries its id, and the user's id once known.
+    let request_id = format!("{:016x}", rand::random::<u64>());
+    let span = tracing::info_span!("request", request_id = %request_id, user_id = tracing::field::Empty);
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let _entered = span.enter();
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     crate::metrics::metrics().http_request(method.as_str(), &route, status, started.elapsed());

@@ -40,6 +40,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         let user = state.auth.authenticate(token).await?;
+        tracing::Span::current().record("user_id", user.id);
         if !only_observes(parts) {
             state.workspaces.touch(user.id);
         }
