@@ -38,6 +38,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove orphaned and long-stopped containers, unused networks, dangling workspace
+    /// images and stale store rows; every removal is audited.
+    Gc {
+        /// List what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +66,7 @@ fn main() -> ExitCode {
             Command::Image(command) => commands::image::run(cli.config.as_deref(), command).await,
             Command::Policy(command) => commands::policy::run(cli.config.as_deref(), command),
             Command::Doctor { json } => commands::doctor::run_doctor(cli.config.as_deref(), json).await,
+            Command::Gc { dry_run, json } => commands::gc::run_gc(cli.config.as_deref(), dry_run, json).await,
         }
     });
     match result {

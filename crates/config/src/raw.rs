@@ -89,6 +89,9 @@ pub struct RawContainers {
     pub idle_timeout_secs: Option<u64>,
     /// Seconds without activity after which a workspace container is paused; 0 never.
     pub idle_pause_secs: Option<u64>,
+    /// Seconds a stopped workspace container is kept before garbage collection removes it
+    /// (the files stay); 0 never.
+    pub remove_after_secs: Option<u64>,
     /// Put each user's files on a loop-mounted disk image sized to the tier (needs root).
     pub disk_images: Option<bool>,
     pub tmp_size: Option<ByteSize>,

@@ -4,6 +4,7 @@
 //! implementation); [`DockerRuntime`] implements it with bollard. [`Workspaces`] adds the
 //! per-user lock and the get-or-create logic on top of any runtime.
 
+mod cleanup;
 mod container;
 mod create;
 mod docker;

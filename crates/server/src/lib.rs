@@ -6,6 +6,7 @@ pub mod doctor;
 mod error;
 mod extract;
 pub mod files;
+pub mod gc;
 pub mod metrics;
 mod routes;
 pub mod sessions;

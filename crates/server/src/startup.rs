@@ -27,6 +27,9 @@ use crate::workspace::WorkspaceService;
 
 /// Largest request body the gateway forwards to the model.
 const GATEWAY_MAX_REQUEST: usize = 32 << 20;
+/// How often garbage collection runs inside `serve`; the first run is one period after
+/// the start.
+const GC_PERIOD: Duration = Duration::from_secs(3600);
 /// How often audit rows past their retention are removed.
 const AUDIT_PURGE_PERIOD: Duration = Duration::from_secs(6 * 3600);
 /// How often each running container's pids counter and disk use are read.
@@ -146,7 +149,7 @@ impl App {
 
     /// Follows the engine's events and checks pids and disk use now and then, for as long
     /// as the returned tasks live.
-    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 3] {
+    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 4] {
         let state = self.state.clone();
         let events = tokio::spawn(async move { state.workspaces.watch_events().await });
         let state = self.state.clone();
@@ -172,7 +175,18 @@ impl App {
                 }
             }
         });
-        [events, resources, retention]
+        let state = self.state.clone();
+        let collector = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(GC_PERIOD);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(err) = crate::gc::collect(&state.config, &state.store, state.workspaces.runtime(), false).await {
+                    warn!(error = %err, "garbage collection failed");
+                }
+            }
+        });
+        [events, resources, retention, collector]
     }
 
     pub fn state(&self) -> &AppState {

@@ -1,4 +1,5 @@
 pub mod doctor;
+pub mod gc;
 pub mod image;
 pub mod policy;
 pub mod serve;

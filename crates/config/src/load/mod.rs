@@ -82,6 +82,8 @@ pub struct ContainersConfig {
     pub idle_timeout: Option<std::time::Duration>,
     /// Enforce the tier's disk size with per-user disk images where the host allows it.
     pub disk_images: bool,
+    /// A stopped container is removed by garbage collection after this long; `None` never.
+    pub remove_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +348,10 @@ fn resolve(
             instance,
             data_dir,
             disk_images: raw.containers.disk_images.unwrap_or(true),
+            remove_after: match raw.containers.remove_after_secs.unwrap_or(7 * 86_400) {
+                0 => None,
+                secs => Some(std::time::Duration::from_secs(secs)),
+            },
             idle_timeout: match raw.containers.idle_timeout_secs.unwrap_or(1800) {
                 0 => None,
                 secs if secs < 5 => return Err(ConfigError::invalid("containers.idle_timeout_secs", format!("must be 0 (never) or at least 5, got {secs}"))),
