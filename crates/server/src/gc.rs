@@ -1,6 +1,6 @@
 //! Garbage collection: containers, networks and images of this hub that nothing needs any
-//! more, and store rows whose container is gone. Runs inside `serve` now and then and on
-//! demand with `cchub gc [--dry-run]`; every action is audited.
+//! more, and store rows whose container is gone. It runs hourly inside `serve` and on
+//! demand with `cchub gc [--dry-run]`. Every action is audited.
 
 use std::collections::HashSet;
 

@@ -12,19 +12,19 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Compares two tokens in time that does not depend on where they differ.
-fn same_token(given: &str, wanted: &str) -> bool {
-    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(wanted.as_bytes()));
+fn same_token(presented: &str, expected: &str) -> bool {
+    let (a, b) = (Sha256::digest(presented.as_bytes()), Sha256::digest(expected.as_bytes()));
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `GET /metrics`: the Prometheus text format; needs `Authorization: Bearer <token>` with
 /// the configured metrics token.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(wanted) = &state.config.metrics_token else {
+    let Some(expected) = &state.config.metrics_token else {
         return ApiError::not_found("metrics_disabled", "metrics are off; set CCHUB_METRICS_TOKEN or monitoring.metrics_token_file").into_response();
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
-    if !same_token(given, wanted.expose()) {
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    if !same_token(presented, expected.expose()) {
         return ApiError::unauthorized("invalid_metrics_token", "send the metrics token as Authorization: Bearer <token>").into_response();
     }
     let mut containers: BTreeMap<(String, String), u64> = BTreeMap::new();
