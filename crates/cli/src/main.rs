@@ -2,6 +2,7 @@
 
 mod commands;
 mod logging;
+mod rotating;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -12,7 +12,7 @@ mod secret;
 pub use error::ConfigError;
 pub use layout::{DataLayout, UserDirs};
 pub use load::{
-    AdmissionConfig, AuthConfig, Config, ContainersConfig, DatabaseConfig, DockerConfig, LogFormat, LoggingConfig,
+    AdmissionConfig, AuthConfig, Config, ContainersConfig, LogFile, DatabaseConfig, DockerConfig, LogFormat, LoggingConfig,
     ModelConfig, PermissionMode, ResourcesConfig, ServerConfig,
 };
 pub use secret::Secret;

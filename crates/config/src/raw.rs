@@ -232,4 +232,10 @@ pub struct RawLogging {
     pub format: Option<String>,
     /// Accepted for compatibility; logs go to stdout.
     pub output: Option<serde_yaml::Value>,
+    /// Also write the logs to this file, rotated by size.
+    pub file: Option<String>,
+    /// Size at which the log file is rotated.
+    pub max_file_size: Option<ByteSize>,
+    /// Rotated files kept beside the current one.
+    pub keep_files: Option<u32>,
 }

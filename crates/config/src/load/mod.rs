@@ -169,6 +169,17 @@ pub struct LoggingConfig {
     /// A tracing filter such as `info` or `cchub=debug,info`.
     pub level: String,
     pub format: LogFormat,
+    /// A file that receives the logs as JSON lines too, rotated by size.
+    pub file: Option<LogFile>,
+}
+
+/// A log file and its rotation.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    pub path: PathBuf,
+    pub max_size: ByteSize,
+    /// Rotated files kept: `PATH.1` (newest) to `PATH.N`.
+    pub keep: u32,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
@@ -327,7 +338,19 @@ fn resolve(
 
     let auth = resolve_auth(&raw.auth, &data_dir, base_dir)?;
     let model = resolve_model(&raw.model, env, base_dir)?;
-    let logging = resolve_logging(env("CCHUB_LOG_LEVEL").or(raw.logging.level), env("CCHUB_LOG_FORMAT").or(raw.logging.format))?;
+    let mut logging = resolve_logging(env("CCHUB_LOG_LEVEL").or(raw.logging.level.clone()), env("CCHUB_LOG_FORMAT").or(raw.logging.format.clone()))?;
+    if let Some(file) = env("CCHUB_LOG_FILE").or(raw.logging.file.clone()) {
+        let path = absolute(Path::new(&file), base_dir).map_err(|e| ConfigError::invalid("logging.file", format!("{file:?}: {e}")))?;
+        let max_size = raw.logging.max_file_size.unwrap_or(ByteSize::mib(50));
+        if max_size < ByteSize::mib(1) {
+            return Err(ConfigError::invalid("logging.max_file_size", format!("must be at least 1M, got {max_size}")));
+        }
+        let keep = raw.logging.keep_files.unwrap_or(5);
+        if !(1..=100).contains(&keep) {
+            return Err(ConfigError::invalid("logging.keep_files", format!("must be between 1 and 100, got {keep}")));
+        }
+        logging.file = Some(LogFile { path, max_size, keep });
+    }
 
     Ok(Config {
         source,
@@ -678,6 +701,7 @@ fn resolve_logging(level: Option<String>, format: Option<String>) -> Result<Logg
     Ok(LoggingConfig {
         level: level.unwrap_or_else(|| "info".into()),
         format,
+        file: None,
     })
 }
 

@@ -281,3 +281,15 @@ fn global_pause_after_stop_names_the_containers_key() {
     assert!(err.contains("containers.idle_pause_secs"), "{err}");
     assert!(!err.contains("resources.tiers"), "{err}");
 }
+
+#[test]
+fn log_file_settings_are_checked() {
+    let config = load_yaml("logging:\n  file: logs/cchub.log\n  max_file_size: 10M\n  keep_files: 3\n", &no_env).unwrap();
+    let file = config.logging.file.unwrap();
+    assert!(file.path.is_absolute() && file.path.ends_with("logs/cchub.log"));
+    assert_eq!((file.max_size, file.keep), (ByteSize::mib(10), 3));
+    let err = load_yaml("logging:\n  file: x.log\n  keep_files: 0\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("logging.keep_files"), "{err}");
+    let err = load_yaml("logging:\n  file: x.log\n  max_file_size: 10K\n", &no_env).unwrap_err().to_string();
+    assert!(err.contains("logging.max_file_size"), "{err}");
+}
