@@ -10,7 +10,7 @@ require_root() {
 
 # Debian or Ubuntu packages the hub and its image build use.
 install_packages() {
-  local wanted="docker.io debootstrap socat ca-certificates curl gcc libc6-dev git tar npm apparmor e2fsprogs xfsprogs util-linux iptables"
+  local wanted="docker.io debootstrap socat ca-certificates curl gcc libc6-dev git tar zstd npm apparmor e2fsprogs xfsprogs util-linux iptables"
   local missing=""
   for pkg in $wanted; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

@@ -39,6 +39,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Back up, list, verify and restore the database and the users' files.
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
     /// Remove orphaned and long-stopped containers, unused networks, dangling workspace
     /// images and stale store rows; every removal is audited.
     Gc {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
             Command::Image(command) => commands::image::run(cli.config.as_deref(), command).await,
             Command::Policy(command) => commands::policy::run(cli.config.as_deref(), command),
             Command::Doctor { json } => commands::doctor::run_doctor(cli.config.as_deref(), json).await,
+            Command::Backup(command) => commands::backup::run(cli.config.as_deref(), command).await,
             Command::Gc { dry_run, json } => commands::gc::run_gc(cli.config.as_deref(), dry_run, json).await,
         }
     });

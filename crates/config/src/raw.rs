@@ -21,6 +21,16 @@ pub struct RawConfig {
     pub logging: RawLogging,
     pub admission: RawAdmission,
     pub audit: RawAudit,
+    pub backup: RawBackup,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawBackup {
+    /// Hours between the backups `serve` makes; 0 makes none.
+    pub interval_hours: Option<u64>,
+    /// Complete backups kept; older ones are removed after each new one.
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

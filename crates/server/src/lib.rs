@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod backup;
 pub mod doctor;
 mod error;
 mod extract;

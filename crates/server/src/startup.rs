@@ -149,7 +149,7 @@ impl App {
 
     /// Follows the engine's events and checks pids and disk use now and then, for as long
     /// as the returned tasks live.
-    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 4] {
+    fn spawn_monitors(&self) -> [tokio::task::JoinHandle<()>; 5] {
         let state = self.state.clone();
         let events = tokio::spawn(async move { state.workspaces.watch_events().await });
         let state = self.state.clone();
@@ -186,7 +186,20 @@ impl App {
                 }
             }
         });
-        [events, resources, retention, collector]
+        let state = self.state.clone();
+        let backups = tokio::spawn(async move {
+            let Some(hours) = state.config.backup_interval_hours else { return };
+            let mut ticker = tokio::time::interval(Duration::from_secs(hours * 3600));
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let log = |line: &str| info!(step = line, "scheduled backup");
+                if let Err(err) = crate::backup::create(&state.config, &state.store, state.workspaces.runtime(), state.config.backup_keep, &log).await {
+                    warn!(error = %err, "scheduled backup failed");
+                }
+            }
+        });
+        [events, resources, retention, collector, backups]
     }
 
     pub fn state(&self) -> &AppState {

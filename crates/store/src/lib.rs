@@ -112,3 +112,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+impl Store {
+    /// Writes a consistent copy of a SQLite database to `path` (`VACUUM INTO`), while
+    /// others go on reading and writing. `path` must not exist yet.
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Corrupt("this database is PostgreSQL; back it up with pg_dump".into()));
+        }
+        let target = path.to_string_lossy().replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{target}'"))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::query("backup_sqlite", e))?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; returns its first line, `ok` for a sound file.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let row = sqlx::query("PRAGMA integrity_check").fetch_one(&self.pool).await.map_err(|e| StoreError::query("integrity_check", e))?;
+        sqlx::Row::try_get::<String, _>(&row, 0).map_err(|e| StoreError::Corrupt(format!("integrity check: {e}")))
+    }
+}

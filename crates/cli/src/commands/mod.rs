@@ -1,3 +1,4 @@
+pub mod backup;
 pub mod doctor;
 pub mod gc;
 pub mod image;

@@ -27,6 +27,10 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Days audit rows are kept; `None` keeps them forever.
     pub audit_retention_days: Option<u64>,
+    /// Hours between scheduled backups; `None` schedules none.
+    pub backup_interval_hours: Option<u64>,
+    /// Complete backups kept.
+    pub backup_keep: usize,
 }
 
 /// A host-wide budget for running (not paused) workspaces; `None` is no limit.
@@ -388,6 +392,14 @@ fn resolve(
         logging,
         admission,
         metrics_token,
+        backup_interval_hours: match raw.backup.interval_hours.unwrap_or(24) {
+            0 => None,
+            hours => Some(hours),
+        },
+        backup_keep: match raw.backup.keep.unwrap_or(7) {
+            0 => return Err(ConfigError::invalid("backup.keep", "must be at least 1")),
+            keep => keep,
+        },
         audit_retention_days: match raw.audit.retention_days.unwrap_or(365) {
             0 => None,
             days => Some(days),

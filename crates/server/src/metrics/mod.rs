@@ -50,7 +50,6 @@ impl Socket {
 }
 
 /// Every metric the hub keeps between scrapes.
-#[derive(Default)]
 pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, u16), Histogram>>,
     sockets: [AtomicI64; 2],
@@ -62,6 +61,29 @@ pub struct Metrics {
     oom_kills: AtomicU64,
     quota_hits: Mutex<BTreeMap<&'static str, u64>>,
     login_failures: AtomicU64,
+    /// Unix seconds of the last successful backup, 0 before the first.
+    backup_last_success: AtomicI64,
+    /// 1 when the last backup succeeded, 0 when it failed, -1 before the first.
+    backup_last_result: AtomicI64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            http: Mutex::default(),
+            sockets: Default::default(),
+            container_starts: Mutex::default(),
+            runs_started: AtomicU64::default(),
+            runs_ended: Mutex::default(),
+            tokens: Mutex::default(),
+            budget_rejections: AtomicU64::default(),
+            oom_kills: AtomicU64::default(),
+            quota_hits: Mutex::default(),
+            login_failures: AtomicU64::default(),
+            backup_last_success: AtomicI64::new(0),
+            backup_last_result: AtomicI64::new(-1),
+        }
+    }
 }
 
 /// Returns the process-wide registry.
@@ -123,6 +145,13 @@ impl Metrics {
     /// Counts a limit hit; `kind` is pids or disk.
     pub fn quota_hit(&self, kind: &'static str) {
         *self.quota_hits.lock().expect("metrics poisoned").entry(kind).or_default() += 1;
+    }
+
+    pub fn backup_result(&self, success: bool) {
+        self.backup_last_result.store(i64::from(success), Ordering::Relaxed);
+        if success {
+            self.backup_last_success.store(cchub_store::now_ms() / 1000, Ordering::Relaxed);
+        }
     }
 
     pub fn login_failure(&self) {

@@ -74,6 +74,10 @@ pub fn render(metrics: &Metrics, containers: &BTreeMap<(String, String), u64>) -
     for (kind, count) in metrics.quota_hits.lock().expect("metrics poisoned").iter() {
         let _ = writeln!(out, "cchub_quota_hits_total{{kind=\"{kind}\"}} {count}");
     }
+    header(&mut out, "cchub_backup_last_success_timestamp_seconds", "gauge", "Unix time of the last successful backup made by this process; 0 before one.");
+    let _ = writeln!(out, "cchub_backup_last_success_timestamp_seconds {}", metrics.backup_last_success.load(Ordering::Relaxed));
+    header(&mut out, "cchub_backup_last_result", "gauge", "1 when the last backup succeeded, 0 when it failed, -1 before the first.");
+    let _ = writeln!(out, "cchub_backup_last_result {}", metrics.backup_last_result.load(Ordering::Relaxed));
     header(&mut out, "cchub_login_failures_total", "counter", "Failed sign-ins and password changes.");
     let _ = writeln!(out, "cchub_login_failures_total {}", metrics.login_failures.load(Ordering::Relaxed));
     out
