@@ -15,6 +15,8 @@ async fn rows(hub: &TestHub, query: &str) -> Vec<serde_json::Value> {
 async fn file_changes_and_runs_are_audited() {
     let hub = TestHub::start().await.unwrap();
     let ola = hub.create_user("ola").await.unwrap();
+    // The sign-in above may share its millisecond with this instant; step past it.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let started = cchub_store::now_ms();
 
     let write = |path: &str| format!("/api/files/content?path={path}");
