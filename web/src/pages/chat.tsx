@@ -119,8 +119,13 @@ export function Chat() {
     };
   }, []);
 
-  useEffect(() => localStorage.setItem(DRAFT_KEY, draft), [draft]);
   useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [chat.items.length]);
+
+  // Saved on every keystroke, so a reload right after typing keeps it.
+  const changeDraft = (text: string) => {
+    localStorage.setItem(DRAFT_KEY, text);
+    setDraft(text);
+  };
 
   const send = () => {
     const text = draft.trim();
@@ -131,7 +136,7 @@ export function Chat() {
     if (mode) prompt.permission_mode = mode;
     socket.current.send(JSON.stringify(prompt));
     setChat((state) => ({ ...state, items: [...state.items, { kind: 'user', text }] }));
-    setDraft('');
+    changeDraft('');
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
@@ -201,7 +206,7 @@ export function Chat() {
             rows={3}
             value={draft}
             placeholder={t('chat.placeholder')}
-            onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
+            onInput={(e) => changeDraft((e.target as HTMLTextAreaElement).value)}
             onKeyDown={onKeyDown}
             onCompositionStart={() => (composing.current = true)}
             onCompositionEnd={() => (composing.current = false)}
