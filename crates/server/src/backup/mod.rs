@@ -54,7 +54,7 @@ pub struct UserArchive {
     pub archive: BackedFile,
 }
 
-/// What a backup holds; written last.
+/// The contents of a backup; written last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub name: String,
@@ -142,7 +142,7 @@ async fn pause_if_running(runtime: &DockerRuntime, name: &str) -> bool {
     }
 }
 
-/// A sortable UTC name such as `20261204T235901Z`.
+/// Returns a sortable UTC name such as `20261204T235901Z`.
 fn backup_name(now_ms: i64) -> String {
     let secs = now_ms / 1000;
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

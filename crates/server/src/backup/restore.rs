@@ -95,7 +95,7 @@ pub async fn restore(config: &Config, runtime: &DockerRuntime, name: &str, only:
     let manifest = manifest_of(&dir)?;
     let users: Vec<_> = manifest.users.iter().filter(|u| only.is_none_or(|name| u.username == name)).collect();
     if let (Some(name), true) = (only, users.is_empty()) {
-        return Err(BackupError::Invalid(format!("backup {} holds no files of user {name:?}", manifest.name)));
+        return Err(BackupError::Invalid(format!("backup {} contains no files of user {name:?}", manifest.name)));
     }
     for user in &users {
         progress(&format!("restoring the files of {}", user.username));
