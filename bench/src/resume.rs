@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use cchub_e2e::{ShellSocket, TestHub};
-use cchub_runtime::{ContainerRuntime, ExecRequest};
+use cchub_runtime::ContainerRuntime;
 use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
@@ -34,14 +34,7 @@ pub async fn run(iterations: usize) -> anyhow::Result<Report> {
     }
     shell.close().await?;
 
-    let request = ExecRequest {
-        cmd: vec!["bash".into(), "-l".into()],
-        env: vec!["TERM=xterm-256color".into()],
-        working_dir: Some("/workspace".into()),
-        user: Some("1000:1000".into()),
-        ..ExecRequest::default()
-    };
-    let mut tty = hub.runtime.exec_tty(&id, request).await?;
+    let mut tty = crate::terminal::direct_shell(&hub, &id).await?;
     crate::terminal::read_until(&mut tty.output, "$ ").await?;
     let mut floor_samples = Vec::new();
     for round in 0..iterations {

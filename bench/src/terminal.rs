@@ -73,7 +73,8 @@ pub async fn run(opens: usize, keystrokes: usize) -> anyhow::Result<(Report, Rep
     Ok((open, echo))
 }
 
-async fn direct_shell(hub: &TestHub, container: &str) -> anyhow::Result<cchub_runtime::TtySession> {
+/// Opens `bash -l` with a terminal in `container` directly through the engine.
+pub(crate) async fn direct_shell(hub: &TestHub, container: &str) -> anyhow::Result<cchub_runtime::TtySession> {
     let request = ExecRequest {
         cmd: vec!["bash".into(), "-l".into()],
         env: vec!["TERM=xterm-256color".into()],

@@ -23,6 +23,18 @@ const RESPONSE_LIMIT: Duration = Duration::from_secs(1);
 /// measured beside a fork bomb would measure the contention instead.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Starts a hub whose users all get tier `free` with the given fields, such as
+/// `pids: 64`; the other fields keep their built-in values.
+async fn hub_with_free_tier(fields: &str) -> TestHub {
+    let config = format!("resources:\n  default_tier: free\n  tiers:\n    free: {{ {fields} }}\n");
+    TestHub::start_with(HubOptions {
+        config_yaml: Some(config),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// Returns one sample of a container's stats from the engine, without the engine's
 /// one-second wait for a second sample.
 async fn engine_stats(docker: &Docker, container: &str) -> anyhow::Result<ContainerStatsResponse> {
@@ -37,12 +49,7 @@ async fn engine_stats(docker: &Docker, container: &str) -> anyhow::Result<Contai
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fork_bomb_stops_at_pids_limit() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let hub = TestHub::start_with(HubOptions {
-        config_yaml: Some(format!("resources:\n  default_tier: free\n  tiers:\n    free: {{ pids: {PIDS_LIMIT} }}\n")),
-        ..HubOptions::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub_with_free_tier(&format!("pids: {PIDS_LIMIT}")).await;
     let mallory = hub.create_user("mallory").await.unwrap();
     let nora = hub.create_user("nora").await.unwrap();
     let attacker = hub.start_workspace(&mallory).await.unwrap();
@@ -183,12 +190,7 @@ async fn wait_for_audit(hub: &TestHub, action: &str, limit: Duration) -> serde_j
 async fn memory_hog_is_killed_and_told() {
     let _serial = ONE_AT_A_TIME.lock().await;
     // No swap, so the hog meets the limit at once.
-    let hub = TestHub::start_with(HubOptions {
-        config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
-        ..HubOptions::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub_with_free_tier("memory: 96M, memory_swap: 96M, memory_reservation: 64M").await;
     let hank = hub.create_user("hank").await.unwrap();
     let ivy = hub.create_user("ivy").await.unwrap();
     let container = hub.start_workspace(&hank).await.unwrap();
@@ -220,12 +222,7 @@ async fn memory_hog_is_killed_and_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_hog_gets_the_tier_quota() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let hub = TestHub::start_with(HubOptions {
-        config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { cpu: 0.5 }\n".into()),
-        ..HubOptions::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub_with_free_tier("cpu: 0.5").await;
     let oscar = hub.create_user("oscar").await.unwrap();
     let container = hub.start_workspace(&oscar).await.unwrap();
 
@@ -272,12 +269,7 @@ async fn cpu_hog_gets_the_tier_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_oom_kill_restarts_container() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let hub = TestHub::start_with(HubOptions {
-        config_yaml: Some("resources:\n  default_tier: free\n  tiers:\n    free: { memory: 96M, memory_swap: 96M, memory_reservation: 64M }\n".into()),
-        ..HubOptions::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub_with_free_tier("memory: 96M, memory_swap: 96M, memory_reservation: 64M").await;
     let jo = hub.create_user("jo").await.unwrap();
     let container = hub.start_workspace(&jo).await.unwrap();
     hub.exec(&jo, "echo before > /workspace/kept.txt").await.unwrap();
@@ -294,8 +286,8 @@ async fn init_oom_kill_restarts_container() {
     assert!(["oom", "exited"].contains(&notice["kind"].as_str().unwrap()), "{notice}");
 
     // The engine restarts it by itself, and the files are intact. The first restart may
-    // meet the old instance's memory not yet released and die again; the engine keeps
-    // restarting with a growing delay, so the check waits for a command to run.
+    // die again while the old instance's memory is still charged. The engine retries with a
+    // growing delay, so the check waits until a command runs.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let now = hub.runtime.client().inspect_container(&container, None::<InspectContainerOptions>).await.unwrap();
@@ -316,12 +308,7 @@ async fn init_oom_kill_restarts_container() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fork_bomb_dies_with_its_terminal() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let hub = TestHub::start_with(HubOptions {
-        config_yaml: Some(format!("resources:\n  default_tier: free\n  tiers:\n    free: {{ pids: {PIDS_LIMIT} }}\n")),
-        ..HubOptions::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub_with_free_tier(&format!("pids: {PIDS_LIMIT}")).await;
     let max = hub.create_user("max").await.unwrap();
     let container = hub.start_workspace(&max).await.unwrap();
 

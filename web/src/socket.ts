@@ -6,7 +6,7 @@ export function socketUrl(path: string, origin: string = location.origin): strin
   return origin.replace(/^http/, 'ws') + path;
 }
 
-/** The subprotocols that authenticate a socket with `token`. */
+/** Returns the subprotocols that authenticate a socket with `token`. */
 export function protocols(token: string): string[] {
   return ['cchub', `cchub.token.${token}`];
 }

@@ -270,7 +270,7 @@ async fn log_request(request: Request<Body>, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     crate::metrics::metrics().http_request(method.as_str(), &route, status, started.elapsed());
-    // A 503 is an answer the handler chose (a queue, an engine that is down) and logged.
+    // The handler chose and already logged a 503 (a queue, an engine that is down).
     if status >= 500 && status != 503 {
         warn!(%method, %path, status, elapsed_ms, "request failed");
     } else {

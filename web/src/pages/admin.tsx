@@ -11,12 +11,12 @@ function useFailure() {
   const { t } = useApp();
   const [error, setError] = useState<string | null>(null);
   const fail = (e: unknown) => setError(e instanceof ApiError ? e.message : t('error.network'));
-  const shown = error && (
+  const alert = error && (
     <p class="error" role="alert">
       {error}
     </p>
   );
-  return { fail, clear: () => setError(null), shown };
+  return { fail, clear: () => setError(null), alert };
 }
 
 function Users() {
@@ -24,7 +24,7 @@ function Users() {
   const [users, setUsers] = useState<User[]>([]);
   const [tiers, setTiers] = useState<string[]>([]);
   const [form, setForm] = useState({ username: '', password: '', role: 'user', tier: '' });
-  const { fail, clear, shown } = useFailure();
+  const { fail, clear, alert } = useFailure();
   const load = () => api.request<User[]>('GET', '/api/admin/users').then(setUsers).catch(fail);
   useEffect(() => {
     void load();
@@ -51,7 +51,7 @@ function Users() {
   const field = (name: keyof typeof form) => (e: Event) => setForm({ ...form, [name]: (e.target as HTMLInputElement).value });
   return (
     <>
-      {shown}
+      {alert}
       <table>
         <thead>
           <tr>
@@ -125,7 +125,7 @@ interface ContainerRow {
 function Containers() {
   const { api, lang, t } = useApp();
   const [rows, setRows] = useState<ContainerRow[] | null>(null);
-  const { fail, clear, shown } = useFailure();
+  const { fail, clear, alert } = useFailure();
   const load = () =>
     api
       .request<{ containers: ContainerRow[] }>('GET', '/api/admin/containers?stats=true')
@@ -140,7 +140,7 @@ function Containers() {
   const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
   return (
     <>
-      {shown}
+      {alert}
       <button type="button" onClick={() => void load()}>
         {t('admin.refresh')}
       </button>
@@ -182,7 +182,7 @@ function Usage() {
   const { api, lang, t } = useApp();
   const [rows, setRows] = useState<any[]>([]);
   const [who, setWho] = useState('');
-  const { fail, shown } = useFailure();
+  const { fail, alert } = useFailure();
   useEffect(() => void api.request<{ rows: any[] }>('GET', '/api/admin/usage?days=30').then((b) => setRows(b.rows)).catch(fail), []);
   const days = dailyTotals(who ? rows.filter((row) => row.username === who) : rows);
   const max = Math.max(1, ...days.map((d) => d.tokens));
@@ -191,7 +191,7 @@ function Usage() {
   for (const row of rows) perUser.set(row.username, (perUser.get(row.username) ?? 0) + row.input_tokens + row.output_tokens + row.cache_creation_tokens + row.cache_read_tokens);
   return (
     <>
-      {shown}
+      {alert}
       <div class="switches">
         <label for="usage-user">{t('admin.user')}</label>
         <select id="usage-user" data-testid="usage-user" value={who} onChange={(e) => setWho((e.target as HTMLSelectElement).value)}>
@@ -227,7 +227,7 @@ function Audit() {
   const [rows, setRows] = useState<any[]>([]);
   const [action, setAction] = useState('');
   const [actor, setActor] = useState('');
-  const { fail, clear, shown } = useFailure();
+  const { fail, clear, alert } = useFailure();
   const load = (event?: Event) => {
     event?.preventDefault();
     const query = new URLSearchParams({ limit: '500' });
@@ -247,7 +247,7 @@ function Audit() {
   const time = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'medium' });
   return (
     <>
-      {shown}
+      {alert}
       <form class="inline-form" onSubmit={load}>
         <input aria-label={t('admin.action')} placeholder={t('admin.action')} value={action} onInput={(e) => setAction((e.target as HTMLInputElement).value)} />
         <input aria-label={t('admin.actor')} placeholder={t('admin.actor')} value={actor} onInput={(e) => setActor((e.target as HTMLInputElement).value)} />
@@ -274,11 +274,11 @@ function Audit() {
 function Doctor() {
   const { api, t } = useApp();
   const [report, setReport] = useState<{ status: string; checks: { id: string; title: string; status: string; evidence: string }[] } | null>(null);
-  const { fail, shown } = useFailure();
+  const { fail, alert } = useFailure();
   useEffect(() => void api.request<any>('GET', '/api/admin/doctor').then(setReport).catch(fail), []);
   return (
     <>
-      {shown}
+      {alert}
       {report && (
         <>
           <p>

@@ -165,7 +165,7 @@ export function Chat() {
     setChat(emptyChat());
   };
 
-  const shown = sessions.filter((s) => s.title.toLowerCase().includes(search.toLowerCase()));
+  const matching = sessions.filter((s) => s.title.toLowerCase().includes(search.toLowerCase()));
   const number = (value: number) => new Intl.NumberFormat(lang).format(value);
   const date = (text: string | null) => (text ? new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short' }).format(new Date(text)) : '');
 
@@ -177,7 +177,7 @@ export function Chat() {
         </button>
         <input type="search" placeholder={t('chat.search')} aria-label={t('chat.search')} value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         <ul>
-          {shown.map((s) => (
+          {matching.map((s) => (
             <li key={s.id}>
               <button type="button" class={s.id === chat.sessionId ? 'current' : ''} data-testid="session" onClick={() => void open(s.id)}>
                 <span>{s.title || s.id}</span>

@@ -32,7 +32,7 @@ function Bar({ label, value, max, text }: { label: string; value: number; max: n
   );
 }
 
-/** How often the page asks for the workspace's state. */
+/** How often the page polls the workspace's state. */
 const POLL_MS = 5_000;
 
 export function Workspace() {

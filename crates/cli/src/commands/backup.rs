@@ -42,9 +42,9 @@ pub async fn run(config_path: Option<&Path>, command: BackupCommand) -> anyhow::
         BackupCommand::Create => {
             let store = Store::open(config.database.url.expose(), 2).await.context("cannot open the database")?;
             let runtime = DockerRuntime::connect(&config.docker.socket_path).await?;
-            let made = backup::create(&config, &store, &runtime, config.backup_keep, &progress).await;
+            let created = backup::create(&config, &store, &runtime, config.backup_keep, &progress).await;
             store.close().await;
-            let manifest = made.context("the backup failed")?;
+            let manifest = created.context("the backup failed")?;
             print_line(format_args!("created backup {} ({} users)", manifest.name, manifest.users.len()))
         }
         BackupCommand::List { json } => {

@@ -286,7 +286,8 @@ fn global_pause_after_stop_names_the_containers_key() {
 fn log_file_settings_are_checked() {
     let config = load_yaml("logging:\n  file: logs/cchub.log\n  max_file_size: 10M\n  keep_files: 3\n", &no_env).unwrap();
     let file = config.logging.file.unwrap();
-    assert!(file.path.is_absolute() && file.path.ends_with("logs/cchub.log"));
+    assert!(file.path.is_absolute());
+    assert!(file.path.ends_with("logs/cchub.log"));
     assert_eq!((file.max_size, file.keep), (ByteSize::mib(10), 3));
     let err = load_yaml("logging:\n  file: x.log\n  keep_files: 0\n", &no_env).unwrap_err().to_string();
     assert!(err.contains("logging.keep_files"), "{err}");

@@ -129,10 +129,9 @@ impl ContainerSpec {
         options
     }
 
-    /// A short digest of everything the engine cannot change on a live container; a
-    /// container whose label differs was created from an older spec and is recreated.
-    /// The resource limits and the tier label are left out, because a tier change that
-    /// touches only limits is applied to the running container.
+    /// Returns a short digest of everything the engine cannot change on a live container.
+    /// A container whose label differs was created from an older spec and is recreated.
+    /// Limits and the tier label are left out, because the running container takes those.
     pub fn fingerprint(&self) -> String {
         let mut fixed = self.clone();
         fixed.labels.remove(LABEL_SPEC_HASH);

@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 
 use super::{io, BackedFile, BackupError};
 
-fn run_tar(args: &[&std::ffi::OsStr], what: &str) -> Result<(), BackupError> {
-    let output = Command::new("tar").args(args).output().map_err(io(format!("{what}: starting tar")))?;
+fn run_tar(args: &[&std::ffi::OsStr], operation: &str) -> Result<(), BackupError> {
+    let output = Command::new("tar").args(args).output().map_err(io(format!("{operation}: starting tar")))?;
     if output.status.success() {
         return Ok(());
     }
-    Err(BackupError::Invalid(format!("{what}: tar failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())))
+    Err(BackupError::Invalid(format!("{operation}: tar failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())))
 }
 
 /// Writes the contents of `source` to the zstd-compressed tar `target`, keeping owners,

@@ -25,17 +25,17 @@ const DATABASE_FILE: &str = "database.sqlite";
 
 #[derive(Debug, Error)]
 pub enum BackupError {
-    #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    #[error("{operation}: {source}")]
+    Io { operation: String, source: std::io::Error },
     #[error("database copy failed: {0}")]
     Database(#[from] cchub_store::StoreError),
     #[error("{0}")]
     Invalid(String),
 }
 
-pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
-    let what = what.into();
-    move |source| BackupError::Io { what, source }
+pub(crate) fn io(operation: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
+    let operation = operation.into();
+    move |source| BackupError::Io { operation, source }
 }
 
 /// One file of a backup and its checksum.
@@ -150,7 +150,7 @@ fn backup_name(now_ms: i64) -> String {
     format!("{date}T{:02}{:02}{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
-/// Every complete backup, newest first.
+/// Lists every complete backup, newest first.
 pub fn list(config: &Config) -> Result<Vec<Manifest>, BackupError> {
     let root = config.layout().backups_dir();
     let mut manifests = Vec::new();
@@ -170,7 +170,7 @@ pub fn list(config: &Config) -> Result<Vec<Manifest>, BackupError> {
     Ok(manifests)
 }
 
-/// The folder of backup `name`, when it is complete.
+/// Returns the folder of backup `name`, when it is complete.
 pub fn folder(config: &Config, name: &str) -> Result<PathBuf, BackupError> {
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric());
     let dir = config.layout().backups_dir().join(name);

@@ -17,7 +17,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
-/// The API's JSON 404 for a path that matches no route.
+/// Returns the API's JSON 404 for a path that matches no route.
 pub fn not_found_for(uri: axum::http::Uri) -> crate::error::ApiError {
     meta::not_found_error(&uri)
 }

@@ -24,7 +24,7 @@ fn limits(state: &AppState, user: &User) -> Value {
     }
 }
 
-/// The limits the engine applies to the container now, in the units of `limits`.
+/// Returns the limits the engine applies to the container now, in the units of `limits`.
 fn live_limits(info: &ContainerInfo) -> Value {
     match &info.limits {
         Some(limits) => json!({
@@ -41,13 +41,13 @@ fn live_limits(info: &ContainerInfo) -> Value {
 fn body(state: &AppState, user: &User, info: Option<&ContainerInfo>, action: Option<&str>) -> Json<Value> {
     // A container made from an older spec (another seccomp profile or network mode, say)
     // keeps it until the next start, which recreates it. Limits change in place.
-    let wanted = state.workspaces.spec_for(user).ok();
-    let restart_required = match (info, &wanted) {
-        (Some(info), Some(wanted)) => info.spec_hash() != Some(wanted.fingerprint().as_str()),
+    let expected = state.workspaces.spec_for(user).ok();
+    let restart_required = match (info, &expected) {
+        (Some(info), Some(expected)) => info.spec_hash() != Some(expected.fingerprint().as_str()),
         _ => false,
     };
-    let tier_applied = match (info, &wanted) {
-        (Some(info), Some(wanted)) => !restart_required && info.limits.as_ref() == Some(&wanted.limits),
+    let tier_applied = match (info, &expected) {
+        (Some(info), Some(expected)) => !restart_required && info.limits.as_ref() == Some(&expected.limits),
         _ => false,
     };
     Json(json!({

@@ -140,7 +140,7 @@ fn create_image(image: &Path, size: ByteSize) -> std::io::Result<()> {
     let file = std::fs::File::create(&partial)?;
     file.set_len(size.as_u64())?;
     drop(file);
-    let made = if size.as_u64() >= XFS_MIN_BYTES && which("mkfs.xfs").is_some() && which("xfs_growfs").is_some() {
+    let formatted = if size.as_u64() >= XFS_MIN_BYTES && which("mkfs.xfs").is_some() && which("xfs_growfs").is_some() {
         run("mkfs.xfs", &["-q".as_ref(), "-f".as_ref(), partial.as_os_str()])
     } else {
         // No blocks reserved for root: the user gets the whole size. Lazy initialisation
@@ -150,7 +150,7 @@ fn create_image(image: &Path, size: ByteSize) -> std::io::Result<()> {
             &["-q".as_ref(), "-F".as_ref(), "-m".as_ref(), "0".as_ref(), "-E".as_ref(), "lazy_itable_init=1,lazy_journal_init=1".as_ref(), partial.as_os_str()],
         )
     };
-    if let Err(err) = made {
+    if let Err(err) = formatted {
         let _ = std::fs::remove_file(&partial);
         return Err(err);
     }
@@ -218,10 +218,10 @@ fn grow(image: &Path, point: &Path, size: ByteSize) -> std::io::Result<bool> {
 /// Returns the file system type mounted at `path`, from mountinfo.
 fn mount_fs_type(path: &Path) -> Option<String> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let wanted = path.to_string_lossy();
+    let target = path.to_string_lossy();
     table.lines().rev().find_map(|line| {
         let (mount, fs) = line.split_once(" - ")?;
-        (unescape(mount.split(' ').nth(4)?) == wanted).then(|| fs.split(' ').next().unwrap_or_default().to_string())
+        (unescape(mount.split(' ').nth(4)?) == target).then(|| fs.split(' ').next().unwrap_or_default().to_string())
     })
 }
 

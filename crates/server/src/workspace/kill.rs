@@ -33,7 +33,7 @@ exit 1
 
 /// Kills every process in the container whose environment contains `marker`
 /// (`NAME=value`, set on the session's exec); waits at most a few seconds. When no command
-/// can run in the container, because a fork bomb holds every pid of its limit, the hub
+/// can run in the container, because a fork bomb uses every pid of its limit, the hub
 /// kills the processes from the host instead.
 pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, marker: &str) {
     if kill_inside(runtime, container_id, marker).await {
@@ -63,13 +63,13 @@ fn kill_from_host(main_pid: i64, marker: &str) -> std::io::Result<bool> {
         Err(err) => return Err(err),
     };
     let dir = super::monitor::pids_cgroup_dir(&table).ok_or_else(|| std::io::Error::other("no pids cgroup for the container"))?;
-    let wanted = marker.as_bytes();
+    let expected = marker.as_bytes();
     for _ in 0..HOST_KILL_ROUNDS {
         let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
         let marked: Vec<Pid> = procs
             .lines()
             .filter_map(|line| line.trim().parse::<i32>().ok())
-            .filter(|pid| std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == wanted)))
+            .filter(|pid| std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == expected)))
             .filter_map(Pid::from_raw)
             .collect();
         if marked.is_empty() {

@@ -14,13 +14,13 @@ use tracing::{info, warn};
 
 use super::{Notice, WorkspaceService};
 
-/// A disk with less space left for the user than 1 % of its size, or 2 MiB, counts as
-/// full. ext4 keeps a few hundred KiB back even when writes already fail.
+/// Checks whether a disk counts as full: less space left for the user than 1 % of its
+/// size, or 2 MiB. ext4 keeps a few hundred KiB back even when writes already fail.
 fn disk_is_full(free: u64, total: u64) -> bool {
     free < (total / 100).max(2 << 20)
 }
 
-/// A full disk counts as freed again above 5 % of its size, or 4 MiB.
+/// Checks whether a full disk counts as freed again: above 5 % of its size, or 4 MiB.
 fn disk_is_freed(free: u64, total: u64) -> bool {
     free > (total / 20).max(4 << 20)
 }
