@@ -60,6 +60,27 @@ fn init_logging() {
         .try_init();
 }
 
+/// The database backend of the test hubs: `CCHUB_TEST_BACKEND=postgres` puts each on a new
+/// database of the server in `CCHUB_TEST_POSTGRES_URL`; otherwise SQLite in the data directory.
+pub fn postgres_backend() -> bool {
+    std::env::var("CCHUB_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// The database URL for a test hub on PostgreSQL, named after the instance; `None` on SQLite.
+async fn test_database_url(instance: &str, reuse: bool) -> anyhow::Result<Option<String>> {
+    if !postgres_backend() {
+        return Ok(None);
+    }
+    let server = std::env::var(cchub_store::scratch::POSTGRES_TEST_URL_VAR)
+        .context("CCHUB_TEST_BACKEND=postgres needs CCHUB_TEST_POSTGRES_URL, the URL of a role that may create databases")?;
+    let suffix = instance.to_ascii_lowercase();
+    if reuse {
+        let url = cchub_store::scratch::database_url(&server, &format!("cchub_test_{suffix}"));
+        return Ok(Some(url));
+    }
+    Ok(Some(cchub_store::scratch::create_test_database(&server, &suffix).await?))
+}
+
 impl TestHub {
     pub async fn start() -> anyhow::Result<Self> {
         Self::start_with(HubOptions::default()).await
@@ -82,6 +103,9 @@ impl TestHub {
         };
         let upstream = options.upstream.clone().unwrap_or_else(|| mock.as_ref().expect("mock").url());
 
+        // A restarted hub (no new tempdir) finds the database of its first start.
+        let database_url = test_database_url(&instance, tempdir.is_none()).await?;
+
         let config_path = data_dir.with_file_name(format!("{instance}.yml"));
         std::fs::create_dir_all(data_dir.parent().expect("data dir has a parent"))?;
         std::fs::write(&config_path, options.config_yaml.unwrap_or_default())?;
@@ -94,6 +118,7 @@ impl TestHub {
                 "CCHUB_MODEL_UPSTREAM" => Some(upstream.clone()),
                 "ANTHROPIC_API_KEY" => Some(TEST_KEY.to_string()),
                 "CCHUB_LOG_FORMAT" => Some("text".to_string()),
+                "CCHUB_DATABASE_URL" => database_url.clone(),
                 _ => None,
             }
         };

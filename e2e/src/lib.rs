@@ -9,5 +9,5 @@ mod hub;
 mod shell;
 
 pub use chat::{chat, chat_with, ChatOptions, ChatSocket};
-pub use hub::{exec_in_container, HubOptions, Session, TestHub, ADMIN_PASSWORD, TEST_KEY};
+pub use hub::{exec_in_container, postgres_backend, HubOptions, Session, TestHub, ADMIN_PASSWORD, TEST_KEY};
 pub use shell::ShellSocket;

@@ -5,6 +5,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
 
 use crate::{Session, TestHub};
 
@@ -21,11 +22,17 @@ pub struct ShellSocket {
 
 impl ShellSocket {
     pub async fn connect(hub: &TestHub, session: &Session) -> anyhow::Result<Self> {
-        let mut request = format!("{}/ws/shell", hub.ws_url).into_client_request()?;
+        Self::connect_url(&format!("{}/ws/shell", hub.ws_url), &session.access, None).await
+    }
+
+    /// Connects to `url` (ws:// or wss://, with `connector` for a private CA) and waits
+    /// for `ready`.
+    pub async fn connect_url(url: &str, access_token: &str, connector: Option<Connector>) -> anyhow::Result<Self> {
+        let mut request = url.into_client_request()?;
         request
             .headers_mut()
-            .insert("sec-websocket-protocol", format!("cchub, cchub.token.{}", session.access).parse()?);
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.context("shell connect")?;
+            .insert("sec-websocket-protocol", format!("cchub, cchub.token.{access_token}").parse()?);
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector).await.context("shell connect")?;
         let mut shell = Self {
             socket,
             frames: Vec::new(),

@@ -1,6 +1,6 @@
 //! Metering, budgets and the organisation key set through the admin API.
 
-use cchub_e2e::{chat, HubOptions, TestHub, TEST_KEY};
+use cchub_e2e::{chat, postgres_backend, HubOptions, TestHub, TEST_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -97,10 +97,15 @@ async fn admin_sets_the_model_key() {
     assert_eq!(works.last().unwrap()["exit_code"], 0, "{works:?}");
 
     // At rest the key is encrypted: neither the database nor the audit log contains it.
-    let database = std::fs::read(hub.data_dir.join("database/cchub.db")).unwrap();
-    let wal = std::fs::read(hub.data_dir.join("database/cchub.db-wal")).unwrap_or_default();
-    for bytes in [&database, &wal] {
-        assert!(!bytes.windows(TEST_KEY.len()).any(|w| w == TEST_KEY.as_bytes()), "the key is stored in clear");
+    if postgres_backend() {
+        let stored = hub.state.store.setting(cchub_server::usage::MODEL_KEY_SETTING).await.unwrap().expect("the key is stored");
+        assert!(!stored.contains(TEST_KEY), "the key is stored in clear");
+    } else {
+        let database = std::fs::read(hub.data_dir.join("database/cchub.db")).unwrap();
+        let wal = std::fs::read(hub.data_dir.join("database/cchub.db-wal")).unwrap_or_default();
+        for bytes in [&database, &wal] {
+            assert!(!bytes.windows(TEST_KEY.len()).any(|w| w == TEST_KEY.as_bytes()), "the key is stored in clear");
+        }
     }
     let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=admin.model_key.set", Some(&hub.admin.access), None).await.unwrap();
     assert_eq!(audit.as_array().unwrap().len(), 2);

@@ -6,6 +6,7 @@ mod env;
 mod error;
 mod layout;
 mod load;
+mod proxies;
 mod raw;
 mod secret;
 
@@ -15,6 +16,7 @@ pub use load::{
     AdmissionConfig, AuthConfig, Config, ContainersConfig, LogFile, DatabaseConfig, DockerConfig, LogFormat, LoggingConfig,
     ModelConfig, PermissionMode, ResourcesConfig, ServerConfig,
 };
+pub use proxies::{IpRange, TrustedProxies};
 pub use secret::Secret;
 
 /// Environment variables cchub reads, in one place for `--help` and the docs.
@@ -30,5 +32,6 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CCHUB_DEFAULT_TIER", "tier of new users (resources.default_tier)"),
     ("CCHUB_LOG_LEVEL", "log level or filter, e.g. info or cchub=debug (logging.level)"),
     ("CCHUB_LOG_FORMAT", "json or text (logging.format)"),
+    ("CCHUB_TRUSTED_PROXIES", "comma-separated addresses or ranges of reverse proxies (server.trusted_proxies)"),
     ("ANTHROPIC_API_KEY", "the organisation's model key; it never enters a container"),
 ];

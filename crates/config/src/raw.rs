@@ -60,6 +60,8 @@ pub struct RawServer {
     pub max_upload_size: Option<ByteSize>,
     /// Folder of the built web UI (`web/dist`).
     pub web_dir: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

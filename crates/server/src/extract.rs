@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body; unknown fields, wrong types, bad syntax and oversized bodies are 4xx.
 pub struct ApiJson<T>(pub T);
@@ -99,11 +100,9 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
     )
 }
 
-/// The client's address as seen on the socket.
-///
-/// NOTE: behind a reverse proxy this is the proxy's address, so login limits per address
-/// then apply to everyone behind it; trusting a forwarded header needs a configured list
-/// of proxies, which the hub does not have yet.
+/// The client's address: the socket peer, or, when the peer is one of
+/// `server.trusted_proxies`, the address that proxy wrote into `X-Forwarded-For`.
+/// Login limits per address and the audit log use it.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
@@ -113,11 +112,14 @@ impl ClientIp {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        Ok(Self(ip))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()) else {
+            return Ok(Self(None));
+        };
+        let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
+        Ok(Self(Some(state.config.server.trusted_proxies.client_address(peer, &forwarded))))
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod containers;
 mod error;
 mod model;
+pub mod scratch;
 mod tokens;
 mod usage;
 mod users;

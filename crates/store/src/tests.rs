@@ -1,10 +1,51 @@
 use super::*;
 
-async fn store() -> (Store, tempfile::TempDir) {
+async fn sqlite_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
     (Store::open(&url, 4).await.unwrap(), dir)
 }
+
+/// A store on a new database of the server in `CCHUB_TEST_POSTGRES_URL`. Without that
+/// variable the PostgreSQL cases are skipped, unless `CCHUB_TEST_REQUIRE_POSTGRES=1`
+/// (set by scripts/test.sh) makes that a failure.
+async fn postgres_store(test: &str) -> Option<Store> {
+    let Ok(server) = std::env::var(scratch::POSTGRES_TEST_URL_VAR) else {
+        assert!(
+            std::env::var("CCHUB_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "CCHUB_TEST_POSTGRES_URL is not set but CCHUB_TEST_REQUIRE_POSTGRES=1"
+        );
+        eprintln!("skipping the PostgreSQL case of {test}: CCHUB_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let suffix = format!("store_{test}_{}_{}", std::process::id(), now_ms());
+    let url = scratch::create_test_database(&server, &suffix).await.unwrap();
+    Some(Store::open(&url, 4).await.unwrap())
+}
+
+/// Runs each named check once on SQLite and once on PostgreSQL, as `NAME::sqlite` and
+/// `NAME::postgres`.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, _dir) = super::sqlite_store().await;
+                super::$name(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(store) = super::postgres_store(stringify!($name)).await {
+                    assert_eq!(store.backend(), super::Backend::Postgres);
+                    super::$name(store).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_databases!(users_round_trip, duplicate_user_is_a_conflict, disabling_bumps_token_version, refresh_tokens_rotate_once, expired_refresh_token_is_invalid, containers_upsert, audit_events_filter, usage_adds_up_per_day, settings_round_trip);
 
 fn new_user(name: &str, role: Role) -> NewUser {
     NewUser {
@@ -15,9 +56,7 @@ fn new_user(name: &str, role: Role) -> NewUser {
     }
 }
 
-#[tokio::test]
-async fn users_round_trip() {
-    let (store, _dir) = store().await;
+async fn users_round_trip(store: Store) {
     let alice = store.create_user(&new_user("alice", Role::Admin)).await.unwrap();
     assert_eq!(alice.username.as_str(), "alice");
     assert_eq!(alice.role, Role::Admin);
@@ -30,17 +69,13 @@ async fn users_round_trip() {
     assert!(store.user_by_name("nobody").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn duplicate_user_is_a_conflict() {
-    let (store, _dir) = store().await;
+async fn duplicate_user_is_a_conflict(store: Store) {
     store.create_user(&new_user("bob", Role::User)).await.unwrap();
     let err = store.create_user(&new_user("bob", Role::User)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn disabling_bumps_token_version() {
-    let (store, _dir) = store().await;
+async fn disabling_bumps_token_version(store: Store) {
     let user = store.create_user(&new_user("carol", Role::User)).await.unwrap();
     let disabled = store.set_disabled(user.id, true).await.unwrap();
     assert!(disabled.disabled);
@@ -52,9 +87,7 @@ async fn disabling_bumps_token_version() {
     assert!(matches!(store.set_tier(999, "pro").await, Err(StoreError::NotFound { .. })));
 }
 
-#[tokio::test]
-async fn refresh_tokens_rotate_once() {
-    let (store, _dir) = store().await;
+async fn refresh_tokens_rotate_once(store: Store) {
     let user = store.create_user(&new_user("dave", Role::User)).await.unwrap();
     let future = now_ms() + 60_000;
     store.insert_refresh_token(user.id, "h1", "fam", future).await.unwrap();
@@ -69,17 +102,13 @@ async fn refresh_tokens_rotate_once() {
     assert_eq!(store.use_refresh_token("unknown").await.unwrap(), RefreshOutcome::Invalid);
 }
 
-#[tokio::test]
-async fn expired_refresh_token_is_invalid() {
-    let (store, _dir) = store().await;
+async fn expired_refresh_token_is_invalid(store: Store) {
     let user = store.create_user(&new_user("erin", Role::User)).await.unwrap();
     store.insert_refresh_token(user.id, "old", "f", now_ms() - 1).await.unwrap();
     assert_eq!(store.use_refresh_token("old").await.unwrap(), RefreshOutcome::Invalid);
 }
 
-#[tokio::test]
-async fn containers_upsert() {
-    let (store, _dir) = store().await;
+async fn containers_upsert(store: Store) {
     let user = store.create_user(&new_user("frank", Role::User)).await.unwrap();
     store.upsert_container(user.id, "abc", "cchub-user-1", "h1", "running").await.unwrap();
     store.upsert_container(user.id, "def", "cchub-user-1", "h2", "created").await.unwrap();
@@ -89,9 +118,7 @@ async fn containers_upsert() {
     assert_eq!(store.list_containers().await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn audit_events_filter() {
-    let (store, _dir) = store().await;
+async fn audit_events_filter(store: Store) {
     for action in ["auth.login", "auth.login", "admin.user.create"] {
         store
             .record_audit(&AuditEvent {
@@ -124,9 +151,7 @@ async fn audit_events_filter() {
     assert!(store.list_audit(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn usage_adds_up_per_day() {
-    let (store, _dir) = store().await;
+async fn usage_adds_up_per_day(store: Store) {
     let user = store.create_user(&new_user("gail", Role::User)).await.unwrap();
     let call = TokenUsage { requests: 1, input_tokens: 100, output_tokens: 20, cache_creation_tokens: 5, cache_read_tokens: 1 };
     store.add_usage(user.id, "2026-11-30", &call).await.unwrap();
@@ -144,9 +169,7 @@ async fn usage_adds_up_per_day() {
     assert_eq!(store.usage_since(999, "2026-01-01").await.unwrap(), TokenUsage::default());
 }
 
-#[tokio::test]
-async fn settings_round_trip() {
-    let (store, _dir) = store().await;
+async fn settings_round_trip(store: Store) {
     assert_eq!(store.setting("k").await.unwrap(), None);
     store.set_setting("k", "v1").await.unwrap();
     store.set_setting("k", "v2").await.unwrap();

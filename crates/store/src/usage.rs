@@ -69,9 +69,14 @@ impl Store {
     /// The user's usage summed over the days from `first_day` on.
     pub async fn usage_since(&self, user_id: i64, first_day: &str) -> Result<TokenUsage, StoreError> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(input_tokens), 0) AS input_tokens, \
-             COALESCE(SUM(output_tokens), 0) AS output_tokens, COALESCE(SUM(cache_creation_tokens), 0) AS cache_creation_tokens, \
-             COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens FROM usage_daily WHERE user_id = $1 AND day >= $2",
+            // PostgreSQL sums BIGINT columns to NUMERIC, which the Any driver cannot decode,
+            // so each sum is cast back to BIGINT.
+            "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests, \
+             CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cache_creation_tokens), 0) AS BIGINT) AS cache_creation_tokens, \
+             CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens \
+             FROM usage_daily WHERE user_id = $1 AND day >= $2",
         )
         .bind(user_id)
         .bind(first_day)

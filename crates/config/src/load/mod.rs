@@ -6,7 +6,7 @@ use cchub_policy::{check_egress_entry, default_tiers, ByteSize, NetworkMode, Sec
 
 use crate::env::expand_references;
 use crate::raw::{RawConfig, RawDatabase, RawTier};
-use crate::{ConfigError, DataLayout, Secret};
+use crate::{ConfigError, DataLayout, Secret, TrustedProxies};
 
 /// The validated configuration of a hub.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub max_upload_size: ByteSize,
     /// Absolute path of the built web UI, served at `/`.
     pub web_dir: PathBuf,
+    /// Reverse proxies believed about the client's address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +254,12 @@ fn resolve(
         ConfigError::invalid("server.listen", format!("{listen_text:?} is not an address such as 127.0.0.1:3001"))
     })?;
 
+    let trusted_proxies = match env("CCHUB_TRUSTED_PROXIES") {
+        Some(text) => TrustedProxies::parse(text.split(',')),
+        None => TrustedProxies::parse(raw.server.trusted_proxies.iter().flatten().map(String::as_str)),
+    }
+    .map_err(|e| ConfigError::invalid("server.trusted_proxies", e))?;
+
     // The UI is built in the repository, so without a setting it is looked up from the
     // current folder, where the README's commands run.
     let web_dir = match env("CCHUB_WEB_DIR").or(raw.server.web_dir.clone()) {
@@ -365,6 +373,7 @@ fn resolve(
             max_file_size: raw.server.max_file_size.unwrap_or(ByteSize::mib(16)),
             max_upload_size: raw.server.max_upload_size.unwrap_or(ByteSize::gib(1)),
             web_dir,
+            trusted_proxies,
         },
         database,
         docker: DockerConfig {
