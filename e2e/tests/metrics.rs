@@ -74,6 +74,13 @@ async fn metrics_need_the_token_and_follow_actions() {
     assert!(grew("cchub_http_request_duration_seconds", &[("route", "/api/workspace/start"), ("status", "200")]) >= 1.0);
     assert!(value(&after, "cchub_containers", &[("state", "running"), ("tier", "free")]) >= 1.0);
     assert!(value(&after, "cchub_websocket_connections", &[("kind", "shell")]) >= 1.0);
+    // Scrape-time gauges: the admin and nia are active; the data disk has a size.
+    assert_eq!(value(&after, "cchub_users", &[("state", "active")]), 2.0);
+    assert_eq!(value(&after, "cchub_users", &[("state", "disabled")]), 0.0);
+    let size = value(&after, "cchub_data_filesystem_bytes", &[("kind", "size")]);
+    let free = value(&after, "cchub_data_filesystem_bytes", &[("kind", "free")]);
+    assert!(size > 0.0 && free > 0.0 && free <= size, "size {size}, free {free}");
+    assert_eq!(value(&after, "cchub_container_failures_total", &[]), 0.0);
     // No label carries a user name.
     assert!(after.samples.iter().all(|s| s.labels.values().all(|v| v != "nia")));
     shell.close().await.unwrap();

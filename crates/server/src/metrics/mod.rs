@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use render::render;
+pub use render::{render, Gauges};
 
 /// Upper bounds of the duration histograms, in seconds.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -59,6 +59,7 @@ pub struct Metrics {
     tokens: Mutex<BTreeMap<(String, &'static str), u64>>,
     budget_rejections: AtomicU64,
     oom_kills: AtomicU64,
+    container_failures: AtomicU64,
     quota_hits: Mutex<BTreeMap<&'static str, u64>>,
     login_failures: AtomicU64,
     /// Unix seconds of the last successful backup, 0 before the first.
@@ -78,6 +79,7 @@ impl Default for Metrics {
             tokens: Mutex::default(),
             budget_rejections: AtomicU64::default(),
             oom_kills: AtomicU64::default(),
+            container_failures: AtomicU64::default(),
             quota_hits: Mutex::default(),
             login_failures: AtomicU64::default(),
             backup_last_success: AtomicI64::new(0),
@@ -140,6 +142,11 @@ impl Metrics {
 
     pub fn oom_kill(&self) {
         self.oom_kills.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a workspace container that stopped without the hub stopping it.
+    pub fn container_failure(&self) {
+        self.container_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a limit hit; `kind` is pids or disk.

@@ -27,8 +27,20 @@ fn histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let _ = writeln!(out, "{name}_count{braces} {}", h.count);
 }
 
-/// Renders the registry plus the containers counted by (state, tier) at scrape time.
-pub fn render(metrics: &Metrics, containers: &BTreeMap<(String, String), u64>) -> String {
+/// Values read at scrape time rather than kept in the registry.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Workspace containers by (state, tier).
+    pub containers: BTreeMap<(String, String), u64>,
+    /// User accounts by state: active or disabled; `None` when the database did not answer.
+    pub users: Option<(u64, u64)>,
+    /// Size and free bytes of the file system holding the data directory.
+    pub data_filesystem: Option<(u64, u64)>,
+}
+
+/// Renders the registry plus the gauges read at scrape time.
+pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
+    let containers = &gauges.containers;
     let mut out = String::new();
     header(&mut out, "cchub_build_info", "gauge", "Version of the running hub.");
     let _ = writeln!(out, "cchub_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
@@ -48,6 +60,19 @@ pub fn render(metrics: &Metrics, containers: &BTreeMap<(String, String), u64>) -
     for ((state, tier), count) in containers {
         let _ = writeln!(out, "cchub_containers{{state=\"{}\",tier=\"{}\"}} {count}", escape(state), escape(tier));
     }
+
+    header(&mut out, "cchub_users", "gauge", "User accounts by state.");
+    if let Some((active, disabled)) = gauges.users {
+        let _ = writeln!(out, "cchub_users{{state=\"active\"}} {active}");
+        let _ = writeln!(out, "cchub_users{{state=\"disabled\"}} {disabled}");
+    }
+    header(&mut out, "cchub_data_filesystem_bytes", "gauge", "Size and free space of the file system holding the data directory.");
+    if let Some((size, free)) = gauges.data_filesystem {
+        let _ = writeln!(out, "cchub_data_filesystem_bytes{{kind=\"size\"}} {size}");
+        let _ = writeln!(out, "cchub_data_filesystem_bytes{{kind=\"free\"}} {free}");
+    }
+    header(&mut out, "cchub_container_failures_total", "counter", "Workspace containers that stopped without the hub stopping them.");
+    let _ = writeln!(out, "cchub_container_failures_total {}", metrics.container_failures.load(Ordering::Relaxed));
 
     header(&mut out, "cchub_container_start_duration_seconds", "histogram", "Time to make a workspace container run, by action.");
     for (action, h) in metrics.container_starts.lock().expect("metrics poisoned").iter() {

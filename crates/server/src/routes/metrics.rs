@@ -9,6 +9,7 @@ use cchub_runtime::ContainerRuntime;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::metrics::Gauges;
 use crate::state::AppState;
 
 /// Compares two tokens in time that does not depend on where they differ.
@@ -27,18 +28,30 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if !same_token(presented, expected.expose()) {
         return ApiError::unauthorized("invalid_metrics_token", "send the metrics token as Authorization: Bearer <token>").into_response();
     }
-    let mut containers: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let body = crate::metrics::render(crate::metrics::metrics(), &gauges(&state).await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// Reads the containers, the user accounts and the data file system for one scrape.
+async fn gauges(state: &AppState) -> Gauges {
+    let mut gauges = Gauges::default();
+    let users = state.store.list_users().await.ok();
+    if let Some(users) = &users {
+        let disabled = users.iter().filter(|u| u.disabled).count() as u64;
+        gauges.users = Some((users.len() as u64 - disabled, disabled));
+    }
+    let tiers: BTreeMap<i64, String> = users.into_iter().flatten().map(|u| (u.id, u.tier)).collect();
     if let Ok(listed) = state.workspaces.runtime().list_managed(&state.config.containers.instance).await {
         for container in listed {
-            let tier = match container.user_id() {
-                Some(id) => state.store.user_by_id(id).await.ok().flatten().map(|u| u.tier),
-                None => None,
-            };
-            *containers.entry((container.state.as_str().to_string(), tier.unwrap_or_else(|| "unknown".into()))).or_default() += 1;
+            let tier = container.user_id().and_then(|id| tiers.get(&id).cloned()).unwrap_or_else(|| "unknown".into());
+            *gauges.containers.entry((container.state.as_str().to_string(), tier)).or_default() += 1;
         }
     }
-    let body = crate::metrics::render(crate::metrics::metrics(), &containers);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    if let Ok(stats) = rustix::fs::statvfs(state.config.layout().root()) {
+        let block = stats.f_frsize;
+        gauges.data_filesystem = Some((stats.f_blocks * block, stats.f_bavail * block));
+    }
+    gauges
 }
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ impl WorkspaceService {
                 if self.workspaces().take_expected_stop(&event.container) {
                     return;
                 }
+                crate::metrics::metrics().container_failure();
                 let code = exit_code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
                 (
                     "container.exit",
