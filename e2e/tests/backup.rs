@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cchub_e2e::TestHub;
+use cchub_e2e::{postgres_backend, TestHub};
 use cchub_server::backup;
 
 fn quiet(_: &str) {}
@@ -34,6 +34,8 @@ async fn backup_verify_and_restore_one_user() {
     let _ = tokio::time::timeout(Duration::from_secs(60), writer).await;
     assert_eq!(manifest.users.len(), 2, "sam and tea; the admin never started a workspace: {manifest:?}");
     assert_eq!(backup::list(&state.config).unwrap()[0].name, manifest.name);
+    let expected_database = if postgres_backend() { "database.pgdump" } else { "database.sqlite" };
+    assert_eq!(manifest.database.file, expected_database);
 
     let report = backup::verify(&state.config, &manifest.name, &quiet).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);

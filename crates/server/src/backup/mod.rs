@@ -5,15 +5,19 @@
 //!
 //! A running workspace is paused while its archive is written, so the archive shows one
 //! moment of its files; it resumes right after.
+//!
+//! The database copy is `database.sqlite` (SQLite's `VACUUM INTO`) or, on PostgreSQL,
+//! `database.pgdump` (`pg_dump --format=custom`).
 
 mod archive;
+mod postgres;
 mod restore;
 
 use std::path::{Path, PathBuf};
 
 use cchub_config::Config;
 use cchub_runtime::{ContainerRuntime, ContainerState, DockerRuntime};
-use cchub_store::Store;
+use cchub_store::{Backend, Store};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tracing::{info, warn};
@@ -90,9 +94,16 @@ pub async fn create(config: &Config, store: &Store, runtime: &DockerRuntime, kee
 
 async fn write_backup(config: &Config, store: &Store, runtime: &DockerRuntime, name: &str, dir: &Path, progress: &(dyn Fn(&str) + Sync)) -> Result<Manifest, BackupError> {
     progress("copying the database");
-    let database = dir.join(DATABASE_FILE);
-    store.backup_sqlite(&database).await?;
-    let database = archive::describe(&database, DATABASE_FILE)?;
+    let database = match store.backend() {
+        Backend::Sqlite => {
+            store.backup_sqlite(&dir.join(DATABASE_FILE)).await?;
+            archive::describe(&dir.join(DATABASE_FILE), DATABASE_FILE)?
+        }
+        Backend::Postgres => {
+            postgres::dump(config.database.url.expose(), &dir.join(postgres::DUMP_FILE)).await?;
+            archive::describe(&dir.join(postgres::DUMP_FILE), postgres::DUMP_FILE)?
+        }
+    };
 
     let users = store.list_users().await?;
     let layout = config.layout();

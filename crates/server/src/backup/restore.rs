@@ -7,7 +7,7 @@ use cchub_runtime::{ContainerRuntime, DockerRuntime};
 use serde::Serialize;
 use tracing::info;
 
-use super::{archive, folder, io, BackupError, Manifest, DATABASE_FILE, MANIFEST};
+use super::{archive, folder, io, postgres, BackupError, Manifest, DATABASE_FILE, MANIFEST};
 
 /// The outcome of [`verify`]: the files checked and every problem found.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +38,8 @@ fn manifest_of(dir: &Path) -> Result<Manifest, BackupError> {
 }
 
 /// Checks every file's size and SHA-256, extracts every archive into a temporary folder
-/// and runs SQLite's integrity check on the database copy.
+/// and checks the database copy: SQLite's integrity check, or `pg_restore --list` for a
+/// PostgreSQL dump.
 pub async fn verify(config: &Config, name: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<Verification, BackupError> {
     let dir = folder(config, name)?;
     let manifest = manifest_of(&dir)?;
@@ -65,7 +66,23 @@ pub async fn verify(config: &Config, name: &str, progress: &(dyn Fn(&str) + Sync
         }
     }
     progress("checking the database copy");
-    let copy = scratch.path().join(DATABASE_FILE);
+    if manifest.database.file == postgres::DUMP_FILE {
+        if let Err(err) = postgres::check(&dir.join(postgres::DUMP_FILE)).await {
+            problems.push(format!("{}: {err}", postgres::DUMP_FILE));
+        }
+    } else {
+        check_sqlite_copy(&dir, scratch.path(), &mut problems).await?;
+    }
+    Ok(Verification {
+        name: manifest.name,
+        files_checked: files.len(),
+        problems,
+    })
+}
+
+/// Opens a scratch copy of `database.sqlite` and runs SQLite's integrity check on it.
+async fn check_sqlite_copy(dir: &Path, scratch: &Path, problems: &mut Vec<String>) -> Result<(), BackupError> {
+    let copy = scratch.join(DATABASE_FILE);
     std::fs::copy(dir.join(DATABASE_FILE), &copy).map_err(io("copying the database"))?;
     // The copy is scratch, so opening it read-write (WAL, migrations) changes nothing kept.
     match cchub_store::Store::open(&format!("sqlite://{}?mode=rw", copy.display()), 1).await {
@@ -79,17 +96,14 @@ pub async fn verify(config: &Config, name: &str, progress: &(dyn Fn(&str) + Sync
         }
         Err(err) => problems.push(format!("{DATABASE_FILE}: {err}")),
     }
-    Ok(Verification {
-        name: manifest.name,
-        files_checked: files.len(),
-        problems,
-    })
+    Ok(())
 }
 
 /// Puts the files of one user (`only`) or of every user back from backup `name`. The
 /// user's container is stopped first; the current files are kept aside until the
 /// archive is in place and removed afterwards. The database is not touched: restoring it
-/// means copying `database.sqlite` over the hub's database while the hub is stopped.
+/// means, with the hub stopped, copying `database.sqlite` over the hub's database, or
+/// `pg_restore --clean` of `database.pgdump` into the PostgreSQL database.
 pub async fn restore(config: &Config, runtime: &DockerRuntime, name: &str, only: Option<&str>, progress: &(dyn Fn(&str) + Sync)) -> Result<usize, BackupError> {
     let dir = folder(config, name)?;
     let manifest = manifest_of(&dir)?;
