@@ -246,6 +246,29 @@ fn shipped_example_loads() {
 }
 
 #[test]
+fn production_example_loads() {
+    // The secret files it names are made in a scratch folder.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/cchub.production.yml")).unwrap();
+    let mut text = shipped.clone();
+    for (secret, content) in [("/opt/cchub/secrets/metrics_token", "0123456789abcdef0123"), ("/etc/cchub/anthropic.key", "sk-ant-test")] {
+        assert!(shipped.contains(secret), "{secret}");
+        let file = dir.path().join(secret.rsplit('/').next().unwrap());
+        std::fs::write(&file, content).unwrap();
+        text = text.replace(secret, &file.display().to_string());
+    }
+    let path = dir.path().join("cchub.yml");
+    std::fs::write(&path, text).unwrap();
+    let env = |name: &str| (name == "POSTGRES_PASSWORD").then(|| "0123abcd".to_string());
+    let config = Config::load(Some(&path), &env).unwrap();
+    assert_eq!(config.database.url.expose(), "postgres://cchub:0123abcd@127.0.0.1:5432/cchub");
+    assert!(config.server.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+    assert!(!config.server.trusted_proxies.trusts("192.0.2.1".parse().unwrap()));
+    let enterprise = &config.resources.tiers[&TierName::parse("enterprise").unwrap()];
+    assert_eq!(enterprise.pids, 1000);
+}
+
+#[test]
 fn idle_times_per_tier() {
     let config = load_yaml("containers:\n  idle_timeout_secs: 60\nresources:\n  tiers:\n    pro: { idle_pause_secs: 20, idle_stop_secs: 0 }\n", &no_env).unwrap();
     let tier = |name: &str| config.resources.tier(&TierName::parse(name).unwrap()).unwrap().clone();
