@@ -109,6 +109,10 @@ int main(void) {
     int null_fd = open("/dev/null", O_RDWR);
     report("ioctl(TIOCSTI)", ioctl(null_fd, TIOCSTI, &byte));
     report("ioctl(TIOCLINUX)", ioctl(null_fd, TIOCLINUX, &byte));
+    /* The kernel reads the request as 32 bits, so upper bits must not smuggle TIOCSTI
+       past the filter. */
+    report("ioctl(TIOCSTI with upper bits)", syscall(SYS_ioctl, null_fd, (unsigned long)TIOCSTI | (1UL << 32), &byte));
+    report("ioctl(TIOCLINUX with upper bits)", syscall(SYS_ioctl, null_fd, (unsigned long)TIOCLINUX | (0xffUL << 40), &byte));
     /* Controls that must keep working: the same kind of calls with allowed arguments. */
     report("control:ioctl(TCGETS)", ioctl(null_fd, TCGETS, handle) == -1 && errno == ENOTTY ? 0 : -1);
     report("control:socket(AF_INET, SOCK_STREAM)", try_socket(AF_INET, SOCK_STREAM, 0));

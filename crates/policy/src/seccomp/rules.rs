@@ -57,11 +57,20 @@ pub(super) fn argument_rules(flavor: Flavor) -> Vec<Rule> {
     // ioctl: every request except TIOCSTI and TIOCLINUX. "Not A and not B" would need two
     // conditions on argument 1, which runc splits into rules that each allow on their own,
     // so the allowed ranges are written out one rule each.
+    //
+    // The filter sees the request as 64 bits but the kernel uses only the low 32, so
+    // TIOCSTI with any upper bit set would pass a plain "greater than TIOCLINUX". The
+    // range above TIOCLINUX is therefore written as aligned blocks whose masks also
+    // require the upper 32 bits to be zero. The ranges below compare the whole 64 bits
+    // and so already exclude upper bits.
     rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_LT", TIOCSTI, 0)], "requests below TIOCSTI"));
     for request in TIOCSTI + 1..TIOCLINUX {
         rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_EQ", request, 0)], "requests between TIOCSTI and TIOCLINUX"));
     }
-    rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_GT", TIOCLINUX, 0)], "requests above TIOCLINUX"));
+    for (start, bits) in aligned_blocks(TIOCLINUX + 1, u64::from(u32::MAX)) {
+        let mask = !((1u64 << bits) - 1);
+        rules.push(allow("ioctl", vec![condition(1, "SCMP_CMP_MASKED_EQ", mask, start)], "requests above TIOCLINUX, upper 32 bits zero"));
+    }
 
     // socket: local sockets, and TCP or UDP over IPv4 and IPv6. Raw, packet, AF_ALG and
     // AF_VSOCK sockets match no rule. Each rule names one family (argument 0) and one
@@ -96,6 +105,25 @@ pub(super) fn argument_rules(flavor: Flavor) -> Vec<Rule> {
         rules.push(allow("personality", vec![condition(0, "SCMP_CMP_EQ", *persona, 0)], name));
     }
     rules
+}
+
+/// Splits `first..=last` into the fewest blocks `start..start + 2^bits` with `start`
+/// a multiple of `2^bits`, so that each block is one masked comparison.
+pub(super) fn aligned_blocks(first: u64, last: u64) -> Vec<(u64, u32)> {
+    let mut blocks = Vec::new();
+    let mut start = first;
+    loop {
+        let mut bits = if start == 0 { 63 } else { start.trailing_zeros().min(63) };
+        while bits > 0 && start.checked_add((1u64 << bits) - 1).is_none_or(|end| end > last) {
+            bits -= 1;
+        }
+        blocks.push((start, bits));
+        let end = start + ((1u64 << bits) - 1);
+        if end >= last {
+            return blocks;
+        }
+        start = end + 1;
+    }
 }
 
 /// Fails if a rule has two conditions on the same argument index.

@@ -73,6 +73,7 @@ fn ioctl_allowed(profile: &Profile, request: u64) -> bool {
             "SCMP_CMP_LT" => request < c.value,
             "SCMP_CMP_GT" => request > c.value,
             "SCMP_CMP_EQ" => request == c.value,
+            "SCMP_CMP_MASKED_EQ" => request & c.value == c.value_two,
             other => panic!("unexpected op {other}"),
         })
     })
@@ -83,9 +84,31 @@ fn ioctl_allows_everything_but_terminal_injection() {
     let profile = compiled(Flavor::Default);
     assert!(!ioctl_allowed(&profile, 0x5412), "TIOCSTI");
     assert!(!ioctl_allowed(&profile, 0x541C), "TIOCLINUX");
-    for allowed in [0x5401, 0x5413, 0x5414, 0x541B, 0x541D, 0x5421, 0x8912, 0xC0045401, 0] {
+    for allowed in [0x5401, 0x5413, 0x5414, 0x541B, 0x541D, 0x5421, 0x8912, 0xC0045401, 0xFFFF_FFFF, 0] {
         assert!(ioctl_allowed(&profile, allowed), "{allowed:#x} must be allowed");
     }
+    // The kernel drops the upper 32 bits of the request, so these would be TIOCSTI and
+    // TIOCLINUX; any request with upper bits set is refused.
+    for high in [1u64 << 32, 0xFFFF_FFFF_0000_0000, 1 << 63] {
+        for request in [0x5412, 0x541C, 0x5401, 0x8912] {
+            assert!(!ioctl_allowed(&profile, high | request), "{:#x} must be refused", high | request);
+        }
+    }
+}
+
+#[test]
+fn aligned_blocks_cover_the_range_exactly() {
+    for (first, last) in [(0x541D, u64::from(u32::MAX)), (0, 0), (5, 5), (3, 17), (1, u64::MAX - 1)] {
+        let blocks = super::rules::aligned_blocks(first, last);
+        let mut next = first;
+        for (start, bits) in &blocks {
+            assert_eq!(*start, next, "blocks of {first:#x}..={last:#x} must be contiguous: {blocks:?}");
+            assert_eq!(start % (1u64 << bits), 0, "block {start:#x} is not aligned to 2^{bits}");
+            next = start.wrapping_add(1u64 << bits);
+        }
+        assert_eq!(next.wrapping_sub(1), last, "blocks of {first:#x}..={last:#x} end at {last:#x}: {blocks:?}");
+    }
+    assert!(super::rules::aligned_blocks(0x541D, u64::from(u32::MAX)).len() <= 40);
 }
 
 /// Evaluates the socket rules for (family, type), as the kernel filter would.
