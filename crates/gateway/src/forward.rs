@@ -27,6 +27,11 @@ const FORWARDED_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"]
 /// Request headers passed upstream; credentials and hop-by-hop headers are dropped.
 const FORWARDED_REQUEST_HEADERS: [&str; 5] = ["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"];
 
+/// Requests of one user whose bodies may be in the hub's memory at once. Each body is
+/// buffered whole (up to `max_request_bytes`), so this bounds what one user's container
+/// can make the hub hold; further requests wait for a permit.
+const MAX_IN_FLIGHT_PER_USER: usize = 4;
+
 /// Response headers passed back to the agent.
 const FORWARDED_RESPONSE_HEADERS: [&str; 7] = [
     "content-type",
@@ -84,6 +89,8 @@ async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -
         upstream = upstream.header("x-api-key", key.expose());
     }
 
+    // Held until the upstream answers, when the request body has left the hub's memory.
+    let _permit = in_flight_permit(inner, user_id).await;
     let body = match Limited::new(request.into_body(), inner.config.max_request_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
@@ -99,6 +106,13 @@ async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -
             };
         }
     };
+
+    if metered {
+        if let Some(refusal) = remote_tool_refusal(&body) {
+            warn!(user_id, reason = refusal, "gateway refused a request with a provider-side network tool");
+            return error_response(StatusCode::FORBIDDEN, "permission_error", &format!("cchub gateway: {refusal}"));
+        }
+    }
 
     let answer = match upstream.body(body).send().await {
         Ok(answer) => answer,
@@ -153,6 +167,33 @@ async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -
     response
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .unwrap_or_else(|_| error_response(StatusCode::BAD_GATEWAY, "api_error", "cchub gateway: invalid upstream response"))
+}
+
+async fn in_flight_permit(inner: &Inner, user_id: i64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let semaphore = inner
+        .in_flight
+        .lock()
+        .expect("gateway in-flight lock poisoned")
+        .entry(user_id)
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_USER)))
+        .clone();
+    semaphore.acquire_owned().await.ok()
+}
+
+/// Why a Messages API request must not be forwarded, if it asks the model provider to
+/// open connections itself: MCP servers named in the request and the web fetch tool
+/// reach any address from the provider's side, past the workspace's network policy.
+/// Claude Code runs its MCP servers and WebFetch inside the container instead, where
+/// that policy applies.
+fn remote_tool_refusal(body: &[u8]) -> Option<&'static str> {
+    // A body that is not JSON goes upstream as it is, and the API rejects it there.
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if request.get("mcp_servers").and_then(|v| v.as_array()).is_some_and(|servers| !servers.is_empty()) {
+        return Some("mcp_servers in a request are not allowed: the provider would connect to them from outside the workspace's network policy");
+    }
+    let tools = request.get("tools").and_then(|v| v.as_array())?;
+    let fetch = tools.iter().any(|tool| tool.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.starts_with("web_fetch")));
+    fetch.then_some("the web_fetch server tool is not allowed: the provider would fetch addresses outside the workspace's network policy")
 }
 
 fn describe(err: &reqwest::Error) -> &'static str {
@@ -218,4 +259,24 @@ fn refused(refusal: Refusal) -> Response<GatewayBody> {
     let mut response = error_response(status, kind, &message);
     response.headers_mut().insert("x-should-retry", "false".parse().expect("static header"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_tool_refusal;
+
+    #[test]
+    fn provider_network_tools_are_refused() {
+        let mcp = br#"{"model":"m","messages":[],"mcp_servers":[{"type":"url","url":"https://example.com/sse","name":"x"}]}"#;
+        assert!(remote_tool_refusal(mcp).is_some_and(|r| r.contains("mcp_servers")));
+        let fetch = br#"{"model":"m","messages":[],"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}]}"#;
+        assert!(remote_tool_refusal(fetch).is_some_and(|r| r.contains("web_fetch")));
+    }
+
+    #[test]
+    fn ordinary_requests_pass() {
+        let tools = br#"{"model":"m","messages":[],"mcp_servers":[],"tools":[{"name":"Bash","input_schema":{}},{"type":"web_search_20250305","name":"web_search"}]}"#;
+        assert_eq!(remote_tool_refusal(tools), None);
+        assert_eq!(remote_tool_refusal(b"not json"), None);
+    }
 }

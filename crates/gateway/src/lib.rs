@@ -45,6 +45,8 @@ struct Inner {
     client: reqwest::Client,
     listeners: Mutex<HashMap<i64, socket::Listener>>,
     proxies: Mutex<HashMap<i64, proxy::ProxyListener>>,
+    /// Per user, the permits for requests being read and sent upstream.
+    in_flight: Mutex<HashMap<i64, Arc<tokio::sync::Semaphore>>>,
 }
 
 /// Owner given to each socket so that the container's unprivileged user can connect.
@@ -71,6 +73,7 @@ impl Gateway {
                 client,
                 listeners: Mutex::new(HashMap::new()),
                 proxies: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(HashMap::new()),
             }),
         })
     }

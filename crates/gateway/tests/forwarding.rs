@@ -182,3 +182,55 @@ async fn usage_is_metered_and_budget_enforced() {
     assert!(text.to_ascii_lowercase().contains("x-should-retry: false"), "{text}");
     assert_eq!(mock.requests().len(), 1, "a refused request never reaches the upstream");
 }
+
+#[tokio::test]
+async fn provider_side_mcp_servers_are_refused() {
+    let mock = MockModel::start("127.0.0.1:0".parse().unwrap(), Some(KEY.into())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(mock.url(), dir.path()).await;
+
+    let body = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://example.com/sse","name":"exfil"}]}"#;
+    let (status, text) = raw_request(&socket, "POST", "/v1/messages", "anthropic-beta: mcp-client-2025-04-04\r\n", body).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("permission_error") && text.contains("mcp_servers"), "{text}");
+    assert!(mock.requests().is_empty(), "nothing reached the upstream");
+}
+
+#[tokio::test]
+async fn one_user_has_at_most_four_requests_in_flight() {
+    // An upstream that reads requests and never answers, counting the connections.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = upstream.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(0usize));
+    let counter = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((stream, _)) = upstream.accept().await else { break };
+            *counter.lock().unwrap() += 1;
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_gateway, socket) = gateway_for(format!("http://{address}"), dir.path()).await;
+
+    let body = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        let socket = socket.clone();
+        clients.push(tokio::spawn(async move { raw_request(&socket, "POST", "/v1/messages", "", body).await }));
+    }
+    // Bounded wait: the four admitted requests reach the upstream within a few seconds.
+    for _ in 0..50 {
+        if *accepted.lock().unwrap() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(*accepted.lock().unwrap(), 4, "two requests wait for a permit");
+    for client in clients {
+        client.abort();
+    }
+    holder.abort();
+}
