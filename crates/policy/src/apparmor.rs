@@ -5,6 +5,8 @@
 //! read-write, the system read-only, no mounts, no tracing, no raw or packet sockets, no
 //! writes to kernel settings, and no path to the Docker socket.
 
+use crate::spec::{GATEWAY_MOUNT, GATEWAY_SOCKET_NAME, PROXY_SOCKET_NAME};
+
 /// Name under which the profile is loaded and applied.
 pub const PROFILE_NAME: &str = "cchub-workspace";
 
@@ -24,21 +26,30 @@ profile {PROFILE_NAME} flags=(attach_disconnected,mediate_deleted) {{
   /{{usr/,}}sbin/** ix,
   /{{usr/,}}lib{{,32,64,x32}}/** mr,
   /usr/libexec/** ix,
+  /usr/local/** mr,
+  /usr/local/bin/** ix,
+  /opt/** mrix,
   /usr/share/** r,
   /etc/** r,
 
-  # The user's own folders and the scratch space.
+  # The user's own folders and the scratch space, where users build and run their own
+  # programs and tools they install (~/.local/bin, node_modules/.bin).
   /workspace/ r,
   /workspace/** rwlk,
+  /workspace/** mix,
   /home/dev/ r,
   /home/dev/** rwlk,
+  /home/dev/** mix,
   /tmp/ r,
   /tmp/** rwlk,
+  /tmp/** mix,
   /dev/shm/** rwlk,
 
-  # The gateway socket is the only way out.
-  /run/cchub/ r,
-  /run/cchub/model.sock rw,
+  # The gateway sockets are the only ways out: the model, and the egress proxy in
+  # network mode proxy.
+  {GATEWAY_MOUNT}/ r,
+  {GATEWAY_MOUNT}/{GATEWAY_SOCKET_NAME} rw,
+  {GATEWAY_MOUNT}/{PROXY_SOCKET_NAME} rw,
 
   # Terminals and the usual device files.
   /dev/null rw,
@@ -91,6 +102,12 @@ mod tests {
         assert!(text.contains("/usr/local/bin/claude ix,"));
         assert!(text.contains("deny mount,"));
         assert!(!text.contains("abstractions/nodejs"), "that abstraction does not exist in AppArmor");
+        // Both gateway sockets are reachable, and users may run what they build or install.
+        assert!(text.contains("/run/cchub/model.sock rw,"), "{text}");
+        assert!(text.contains("/run/cchub/proxy.sock rw,"), "{text}");
+        for folder in ["/workspace", "/home/dev", "/tmp"] {
+            assert!(text.contains(&format!("  {folder}/** mix,")), "{folder}");
+        }
         let opens = text.matches('{').count();
         let closes = text.matches('}').count();
         assert_eq!(opens, closes);
