@@ -39,6 +39,7 @@ async fn static_files_have_cache_and_csp() {
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("connect-src 'self';"), "connections, WebSockets included, go to this origin only: {csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = index.text().await.unwrap();
     let script = html.split("src=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("index.html names its script");

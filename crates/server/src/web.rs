@@ -13,9 +13,11 @@ use tracing::warn;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Scripts, styles, images and connections from this origin only; WebSockets to it too.
+/// Scripts, styles, images and connections from this origin only. `'self'` in
+/// connect-src also covers WebSockets to this origin (CSP Level 3, as browsers implement
+/// it), so a script injected into the page cannot send tokens to another host.
 /// Inline styles are allowed because xterm.js and CodeMirror set element styles.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Serves a request that matched no API route: a file of the UI, the UI's page for an

@@ -35,7 +35,19 @@ pub fn hash_blocking(password: &str) -> Result<String, String> {
         .map_err(|e| format!("password hashing failed: {e}"))
 }
 
+/// Hashes and checks running at once. Each takes 19 MiB and a core for tens of
+/// milliseconds, so without a bound a burst of sign-ins could take the host's memory;
+/// beyond it, requests wait their turn.
+const MAX_CONCURRENT_HASHES: usize = 4;
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
+async fn hashing_permit() -> tokio::sync::SemaphorePermit<'static> {
+    HASHING.acquire().await.expect("the hashing semaphore is never closed")
+}
+
 pub async fn hash(password: String) -> Result<String, String> {
+    let _permit = hashing_permit().await;
     tokio::task::spawn_blocking(move || {
         let hash = hash_blocking(&password);
         release_freed_memory();
@@ -67,6 +79,7 @@ fn verify_blocking(password: &str, hash: &str) -> bool {
 /// Verifies `password`; with `hash == None` (unknown user) it still spends the time of a
 /// real check, so response times do not reveal which user names exist.
 pub async fn verify(password: String, hash: Option<String>) -> bool {
+    let _permit = hashing_permit().await;
     tokio::task::spawn_blocking(move || {
         let valid = match hash {
             Some(hash) => verify_blocking(&password, &hash),
@@ -90,6 +103,26 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_checks_are_bounded() {
+        let hash = hash_blocking("correct horse").unwrap();
+        let checks: Vec<_> = (0..12).map(|_| tokio::spawn(verify("correct horse".into(), Some(hash.clone())))).collect();
+        // While they run, never more than the bound hold a permit.
+        let mut peak = 0;
+        for _ in 0..200 {
+            let busy = MAX_CONCURRENT_HASHES - HASHING.available_permits();
+            peak = peak.max(busy);
+            if checks.iter().all(|c| c.is_finished()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for check in checks {
+            assert!(check.await.unwrap());
+        }
+        assert!(peak <= MAX_CONCURRENT_HASHES && peak > 0, "peak {peak}");
+    }
 
     #[test]
     fn hash_and_verify() {
