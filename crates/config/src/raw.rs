@@ -197,6 +197,8 @@ pub struct RawSecurity {
     pub network_mode: Option<String>,
     /// IPv4 block the per-user internal networks are carved from.
     pub internal_subnet_pool: Option<String>,
+    /// Lets allowlisted names resolve to private addresses (internal mirrors).
+    pub egress_allow_private: Option<bool>,
     /// Accepted for compatibility: `false` is rejected; use `network_mode: bridge`.
     #[serde(alias = "enableNetworkIsolation")]
     pub enable_network_isolation: Option<bool>,

@@ -30,6 +30,8 @@ pub struct GatewayConfig {
     pub upstream: String,
     /// Largest request body forwarded.
     pub max_request_bytes: usize,
+    /// Whether the egress proxy may connect to private addresses found for a listed name.
+    pub egress_allow_private: bool,
 }
 
 /// The per-user sockets and the shared upstream client.
@@ -112,7 +114,7 @@ impl Gateway {
             return Ok(path);
         }
         proxies.remove(&user_id);
-        let listener = proxy::ProxyListener::bind(self.inner.accounting.clone(), user_id, &path, owner, allowlist)?;
+        let listener = proxy::ProxyListener::bind(self.inner.accounting.clone(), user_id, &path, owner, allowlist, self.inner.config.egress_allow_private)?;
         proxies.insert(user_id, listener);
         Ok(path)
     }

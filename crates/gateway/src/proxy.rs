@@ -27,7 +27,7 @@ pub(crate) struct ProxyListener {
 }
 
 impl ProxyListener {
-    pub(crate) fn bind(accounting: Arc<dyn Accounting>, user_id: i64, path: &Path, owner: Option<SocketOwner>, allowlist: Vec<String>) -> Result<Self, GatewayError> {
+    pub(crate) fn bind(accounting: Arc<dyn Accounting>, user_id: i64, path: &Path, owner: Option<SocketOwner>, allowlist: Vec<String>, allow_private: bool) -> Result<Self, GatewayError> {
         let socket_error = |source| GatewayError::Socket { path: path.to_path_buf(), source };
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
@@ -53,7 +53,7 @@ impl ProxyListener {
                 let accounting = accounting.clone();
                 let list = list.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = serve(stream, user_id, &list, accounting.as_ref()).await {
+                    if let Err(err) = serve(stream, user_id, &list, allow_private, accounting.as_ref()).await {
                         debug!(user_id, error = %err, "egress proxy connection ended with an error");
                     }
                 });
@@ -99,7 +99,7 @@ fn split_target(target: &str) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
-async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accounting: &dyn Accounting) -> std::io::Result<()> {
+async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], allow_private: bool, accounting: &dyn Accounting) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let read_head = async {
@@ -136,7 +136,7 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
         let message = format!("cchub proxy: {host}:{port} is not in your tier's egress allowlist; ask your administrator\n");
         return respond(&mut client, "403 Forbidden", &message).await;
     }
-    let addresses = match resolve(&host, port).await {
+    let addresses = match resolve(&host, port, allow_private).await {
         Ok(addresses) => addresses,
         Err(message) => {
             accounting.egress(user_id, &host, port, false).await;
@@ -153,6 +153,15 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
         }
         Err(_) => return respond(&mut client, "504 Gateway Timeout", &format!("cchub proxy: {host}:{port} did not answer\n")).await,
     };
+    // Connecting to one of the host's own addresses picks that same address as the
+    // source, which catches every interface address without listing them.
+    if let (Ok(local), Ok(peer)) = (upstream.local_addr(), upstream.peer_addr()) {
+        if local.ip() == peer.ip() && host.parse::<IpAddr>().is_err() {
+            accounting.egress(user_id, &host, port, false).await;
+            warn!(user_id, host = %host, port, address = %peer.ip(), "egress refused: the name leads to this host");
+            return respond(&mut client, "403 Forbidden", &format!("cchub proxy: {host} resolves to {}, an address of the hub's host\n", peer.ip())).await;
+        }
+    }
     info!(user_id, host = %host, port, "egress tunnel opened");
     client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
     let mut upstream = upstream;
@@ -164,10 +173,11 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], accou
 }
 
 /// Resolves an allowed target to the addresses to connect to. An address literal was
-/// listed as such and is used as given. A name must not lead to the host itself or to link-local
-/// addresses (cloud metadata): a listed domain whose records point there, by mistake or
-/// by rebinding, is refused. Private ranges stay reachable for internal mirrors.
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// listed as such and is used as given. A name must not lead to the host itself or to
+/// link-local addresses (cloud metadata): a listed domain whose records point there, by
+/// mistake or by rebinding, is refused. Private ranges, where other workspaces and the
+/// host's services live, are refused too unless `allow_private` (internal mirrors).
+async fn resolve(host: &str, port: u16, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -180,9 +190,27 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     if addresses.is_empty() {
         return Err(format!("{host} has no address"));
     }
-    match addresses.iter().find(|a| is_host_local(a.ip())) {
-        Some(local) => Err(format!("{host} resolves to {}, a loopback or link-local address; list the address itself if it is meant", local.ip())),
-        None => Ok(addresses),
+    if let Some(local) = addresses.iter().find(|a| is_host_local(a.ip())) {
+        return Err(format!("{host} resolves to {}, a loopback or link-local address; list the address itself if it is meant", local.ip()));
+    }
+    if let Some(private) = addresses.iter().find(|a| !allow_private && is_private(a.ip())) {
+        return Err(format!(
+            "{host} resolves to {}, a private address; list the address itself, or set security.egress_allow_private for internal mirrors",
+            private.ip()
+        ));
+    }
+    Ok(addresses)
+}
+
+/// Private and shared address space: RFC 1918, carrier-grade NAT (100.64.0.0/10) and
+/// IPv6 unique local addresses, also as IPv4-mapped IPv6.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4))),
     }
 }
 
@@ -199,7 +227,7 @@ fn is_host_local(ip: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_host_local, split_target};
+    use super::{is_host_local, is_private, split_target};
 
     #[test]
     fn targets_are_split() {
@@ -208,6 +236,16 @@ mod tests {
         assert_eq!(split_target("pypi.org"), None);
         assert_eq!(split_target("pypi.org:0"), None);
         assert_eq!(split_target(":443"), None);
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for private in ["10.0.0.1", "172.17.0.1", "192.168.1.5", "100.64.0.1", "100.127.255.254", "fd00::1", "::ffff:10.1.2.3"] {
+            assert!(is_private(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "100.128.0.1", "172.32.0.1", "2001:db8::1", "::ffff:1.1.1.1"] {
+            assert!(!is_private(public.parse().unwrap()), "{public}");
+        }
     }
 
     #[test]
@@ -222,8 +260,10 @@ mod tests {
 
     #[tokio::test]
     async fn names_that_lead_home_are_refused() {
-        let refused = super::resolve("localhost", 443).await.unwrap_err();
+        let refused = super::resolve("localhost", 443, true).await.unwrap_err();
         assert!(refused.contains("loopback"), "{refused}");
-        assert_eq!(super::resolve("127.0.0.1", 443).await.unwrap(), ["127.0.0.1:443".parse().unwrap()]);
+        assert_eq!(super::resolve("127.0.0.1", 443, false).await.unwrap(), ["127.0.0.1:443".parse().unwrap()]);
+        // A listed address literal is used as given, private or not.
+        assert_eq!(super::resolve("10.9.8.7", 443, false).await.unwrap(), ["10.9.8.7:443".parse().unwrap()]);
     }
 }

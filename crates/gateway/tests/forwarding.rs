@@ -37,6 +37,7 @@ async fn gateway_with(upstream: String, dir: &Path, accounting: Arc<dyn Accounti
     let config = GatewayConfig {
         upstream,
         max_request_bytes: 1 << 20,
+        egress_allow_private: false,
     };
     let gateway = Gateway::new(config, Some(Secret::new(KEY)), accounting).unwrap();
     let socket = gateway.ensure_socket(1, dir, None).await.unwrap();

@@ -23,6 +23,10 @@ pub struct SecuritySettings {
     pub internal_subnet_pool: SubnetPool,
     /// Size of the in-memory `/tmp`.
     pub tmp_size: crate::ByteSize,
+    /// Whether a name in an egress allowlist may lead to a private address (10/8,
+    /// 172.16/12, 192.168/16, 100.64/10, fc00::/7), such as an internal mirror. Off by
+    /// default, because other workspaces and the host's own services live there.
+    pub egress_allow_private: bool,
 }
 
 impl Default for SecuritySettings {
@@ -39,6 +43,7 @@ impl Default for SecuritySettings {
             network: NetworkMode::None,
             internal_subnet_pool: SubnetPool::default(),
             tmp_size: crate::ByteSize::mib(256),
+            egress_allow_private: false,
         }
     }
 }

@@ -104,6 +104,7 @@ impl App {
         let gateway_config = GatewayConfig {
             upstream: config.model.upstream.clone(),
             max_request_bytes: GATEWAY_MAX_REQUEST,
+            egress_allow_private: config.security.egress_allow_private,
         };
         let gateway = Gateway::new(gateway_config, api_key, accounting)?;
         let workspaces = WorkspaceService::new(config.clone(), store.clone(), runtime, gateway.clone());

@@ -603,6 +603,9 @@ fn resolve_security(raw: &crate::raw::RawSecurity, tmp_size: Option<ByteSize>, b
     if let Some(pool) = &raw.internal_subnet_pool {
         settings.internal_subnet_pool = SubnetPool::parse(pool).map_err(|e| ConfigError::invalid("security.internal_subnet_pool", e))?;
     }
+    if let Some(allow) = raw.egress_allow_private {
+        settings.egress_allow_private = allow;
+    }
     if raw.enable_network_isolation == Some(false) {
         return Err(ConfigError::invalid("security.enable_network_isolation", "network isolation cannot be turned off; remove the key"));
     }
