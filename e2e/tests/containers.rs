@@ -228,3 +228,39 @@ async fn admin_manages_containers() {
     let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=admin.container.remove", Some(&hub.admin.access), None).await.unwrap();
     assert_eq!(audit[0]["target"], "kim", "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_spec_waits_for_the_next_start() {
+    // Pro names another seccomp profile, a setting only a new container can take.
+    let hub = TestHub::start_with(HubOptions {
+        config_yaml: Some("resources:\n  tiers:\n    pro: { seccomp_profile: enterprise }\n".into()),
+        ..HubOptions::default()
+    })
+    .await
+    .unwrap();
+    let gina = hub.create_user("gina").await.unwrap();
+    let first = hub.start_workspace(&gina).await.unwrap();
+    let mut shell = cchub_e2e::ShellSocket::connect(&hub, &gina).await.unwrap();
+
+    let path = format!("/api/admin/users/{}", gina.user_id);
+    let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tier_change"]["limits"], "restart_required", "{body}");
+
+    // Using the workspace keeps the running container, and the open terminal with it.
+    let messages = cchub_e2e::chat(&hub, &gina, "[[bash: echo still-here]]").await.unwrap();
+    assert_eq!(messages.last().unwrap()["exit_code"], 0, "{messages:?}");
+    assert_eq!(hub.start_workspace(&gina).await.unwrap(), first, "a start while running keeps the container");
+    shell.type_text("echo terminal-$((20+1))\n").await.unwrap();
+    shell.wait_for_text("terminal-21", std::time::Duration::from_secs(20)).await.unwrap();
+    let (_, status_body) = hub.request(Method::GET, "/api/workspace", Some(&gina.access), None).await.unwrap();
+    assert_eq!(status_body["restart_required"], true, "{status_body}");
+
+    // After a stop, the next start makes the container from the new spec.
+    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&gina.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let second = hub.start_workspace(&gina).await.unwrap();
+    assert_ne!(second, first, "the stopped container was replaced");
+    let (_, status_body) = hub.request(Method::GET, "/api/workspace", Some(&gina.access), None).await.unwrap();
+    assert_eq!(status_body["restart_required"], false, "{status_body}");
+}

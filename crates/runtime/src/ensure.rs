@@ -112,7 +112,8 @@ impl<R: ContainerRuntime> Workspaces<R> {
     }
 
     /// Makes sure the container described by `spec` exists and runs, creating,
-    /// starting or replacing it as needed.
+    /// starting or replacing it as needed. A running or paused container from an older
+    /// spec or image is kept (with the new limits) until it is next stopped.
     pub async fn ensure_running(&self, spec: &ContainerSpec) -> Result<EnsureOutcome, RuntimeError> {
         let _guard = self.lock(&spec.name).await;
         let image_id = self
@@ -130,6 +131,15 @@ impl<R: ContainerRuntime> Workspaces<R> {
             Some(current) if current.spec_hash() == Some(wanted_hash.as_str()) && current.image_id == image_id => {
                 self.update_if_changed(&current, spec).await?;
                 self.bring_up(&current).await?
+            }
+            // A container in use keeps running on its old spec or image: replacing it
+            // would end the user's terminals and runs. The next start after a stop
+            // recreates it, and the doctor lists it as waiting for a restart.
+            Some(in_use) if matches!(in_use.state, ContainerState::Running | ContainerState::Paused) => {
+                info!(container = %in_use.name, old_hash = ?in_use.spec_hash(), new_hash = %wanted_hash,
+                    "container spec or image changed; it is replaced at its next start");
+                self.update_if_changed(&in_use, spec).await?;
+                self.bring_up(&in_use).await?
             }
             Some(stale) => {
                 info!(container = %stale.name, old_hash = ?stale.spec_hash(), new_hash = %wanted_hash,
