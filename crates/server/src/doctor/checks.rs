@@ -33,6 +33,9 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
     // Containers that still run the settings of a tier the user has left.
     let mut pending = Vec::new();
     let mut inspected = 0;
+    // Containers made before the last `cchub image build` keep the old image until
+    // their next start.
+    let current_image = context.runtime.image_id(&config.containers.image).await.ok().flatten();
 
     for container in listed.iter().filter(|c| c.state == cchub_runtime::ContainerState::Running) {
         let inspect = match context.runtime.client().inspect_container(&container.id, None::<bollard::query_parameters::InspectContainerOptions>).await {
@@ -57,6 +60,8 @@ pub async fn containers(context: &DoctorContext<'_>) -> Vec<Check> {
         let restart_pending = wanted.as_ref().is_some_and(|spec| container.spec_hash() != Some(spec.fingerprint().as_str()));
         if restart_pending {
             pending.push(format!("{name}: the user's tier or the security settings changed; the next workspace start applies them"));
+        } else if current_image.as_ref().is_some_and(|image| *image != container.image_id) {
+            pending.push(format!("{name}: runs an older build of {}; the next workspace start uses the current one", config.containers.image));
         }
         match seccomp {
             None => seccomp_problems.push(format!("{name}: no seccomp profile (the engine default or unconfined)")),
