@@ -190,8 +190,13 @@ impl App {
         let state = self.state.clone();
         let backups = tokio::spawn(async move {
             let Some(hours) = state.config.backup_interval_hours else { return };
-            let mut ticker = tokio::time::interval(Duration::from_secs(hours * 3600));
-            ticker.tick().await;
+            let interval = Duration::from_secs(hours * 3600);
+            // The schedule continues from the newest backup, so a hub restarted more often
+            // than the interval still backs up on time.
+            let newest = crate::backup::list(&state.config).ok().and_then(|list| list.first().map(|m| m.created_at));
+            let first = crate::backup::first_delay(newest, cchub_store::now_ms(), interval);
+            info!(in_secs = first.as_secs(), "next scheduled backup");
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, interval);
             loop {
                 ticker.tick().await;
                 let log = |line: &str| info!(step = line, "scheduled backup");

@@ -153,6 +153,17 @@ async fn pause_if_running(runtime: &DockerRuntime, name: &str) -> bool {
     }
 }
 
+/// How long until the first scheduled backup: the interval after the newest backup, but
+/// at least a minute after start so the hub settles first. Without any backup it is one
+/// interval, as for a new installation.
+pub fn first_delay(newest_ms: Option<i64>, now_ms: i64, interval: std::time::Duration) -> std::time::Duration {
+    const SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
+    let Some(newest) = newest_ms else { return interval };
+    let due = newest.saturating_add(interval.as_millis() as i64);
+    let wait = std::time::Duration::from_millis(due.saturating_sub(now_ms).max(0) as u64);
+    wait.max(SETTLE)
+}
+
 /// Returns a sortable UTC name such as `20261204T235901Z`.
 fn backup_name(now_ms: i64) -> String {
     let secs = now_ms / 1000;
@@ -206,7 +217,18 @@ fn prune(root: &Path, keep: usize, progress: &(dyn Fn(&str) + Sync)) {
 
 #[cfg(test)]
 mod tests {
-    use super::backup_name;
+    use super::{backup_name, first_delay};
+    use std::time::Duration;
+
+    #[test]
+    fn schedule_continues_from_the_newest_backup() {
+        let day = Duration::from_secs(86_400);
+        let now = 1_000_000_000_000;
+        assert_eq!(first_delay(None, now, day), day, "no backup yet: one interval");
+        assert_eq!(first_delay(Some(now - 3_600_000), now, day), Duration::from_secs(23 * 3600), "one taken an hour ago");
+        assert_eq!(first_delay(Some(now - 2 * 86_400_000), now, day), Duration::from_secs(60), "overdue: soon");
+        assert_eq!(first_delay(Some(now + 5_000), now, day), day + Duration::from_secs(5), "a clock step back waits one interval");
+    }
 
     #[test]
     fn names_sort_by_time() {
