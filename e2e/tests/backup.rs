@@ -63,3 +63,35 @@ async fn backup_verify_and_restore_one_user() {
 
     assert!(backup::verify(&state.config, "../etc", &quiet).await.is_err(), "names are checked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmounted_images_are_backed_up_and_restored() {
+    let hub = TestHub::start().await.unwrap();
+    let uli = hub.create_user("uli").await.unwrap();
+    hub.start_workspace(&uli).await.unwrap();
+    hub.exec(&uli, "echo kept-through-reboot > /workspace/reboot.txt").await.unwrap();
+    let (status, _) = hub.request(reqwest::Method::POST, "/api/workspace/stop", Some(&uli.access), None).await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK);
+
+    // As after a reboot: the image is there, its mount point empty.
+    let mnt = hub.state.config.layout().user(uli.user_id).mnt;
+    let unmount = std::process::Command::new("umount").arg(&mnt).output().unwrap();
+    assert!(unmount.status.success(), "{}", String::from_utf8_lossy(&unmount.stderr));
+    assert!(!mnt.join("workspace/reboot.txt").exists());
+
+    let state = &hub.state;
+    let manifest = backup::create(&state.config, &state.store, &hub.runtime, 7, &quiet).await.unwrap();
+    let archive = state.config.layout().backups_dir().join(&manifest.name).join(&manifest.users[0].archive.file);
+    let listing = std::process::Command::new("tar").arg("--zstd").arg("-tf").arg(&archive).output().unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("workspace/reboot.txt"), "{}", String::from_utf8_lossy(&listing.stdout));
+
+    // A restore into an unmounted image lands inside the image, not under it: the file
+    // changed after the backup is put back as it was.
+    std::fs::write(mnt.join("workspace/reboot.txt"), "changed later\n").unwrap();
+    let unmount = std::process::Command::new("umount").arg(&mnt).output().unwrap();
+    assert!(unmount.status.success(), "{}", String::from_utf8_lossy(&unmount.stderr));
+    backup::restore(&state.config, &hub.runtime, &manifest.name, Some("uli"), &quiet).await.unwrap();
+    hub.start_workspace(&uli).await.unwrap();
+    let (_, out) = hub.exec(&uli, "cat /workspace/reboot.txt").await.unwrap();
+    assert_eq!(out.trim(), "kept-through-reboot");
+}

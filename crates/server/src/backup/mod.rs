@@ -110,6 +110,9 @@ async fn write_backup(config: &Config, store: &Store, runtime: &DockerRuntime, n
     let mut archives = Vec::new();
     for (index, user) in users.iter().enumerate() {
         let dirs = layout.user(user.id);
+        // After a reboot the images stay unmounted until the hub starts; archiving the
+        // empty mount point would save nothing.
+        crate::workspace::disk::mount_existing(&dirs).map_err(io(format!("mounting the disk image of {}", user.username)))?;
         if !dirs.mnt.exists() {
             continue;
         }

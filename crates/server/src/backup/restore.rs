@@ -117,7 +117,10 @@ pub async fn restore(config: &Config, runtime: &DockerRuntime, name: &str, only:
         if let Ok(Some(info)) = runtime.inspect(&container).await {
             runtime.stop(&info.id, 5).await.map_err(|e| BackupError::Invalid(format!("cannot stop {container}: {e}")))?;
         }
-        let mnt = config.layout().user(user.user_id).mnt;
+        let dirs = config.layout().user(user.user_id);
+        // Files put under an unmounted image's mount point would be hidden once it mounts.
+        crate::workspace::disk::mount_existing(&dirs).map_err(io(format!("mounting the disk image of {}", user.username)))?;
+        let mnt = dirs.mnt;
         std::fs::create_dir_all(&mnt).map_err(io("creating the user's folder"))?;
         let aside = mnt.join(format!(".before-restore-{}", cchub_store::now_ms()));
         std::fs::create_dir(&aside).map_err(io("making room for the restore"))?;

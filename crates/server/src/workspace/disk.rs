@@ -105,6 +105,20 @@ fn unmount(point: &Path) -> std::io::Result<()> {
     run("umount", &[point.as_os_str()])
 }
 
+/// Mounts the user's existing image at `dirs.mnt` when it is not mounted, as after a
+/// reboot before the hub started; returns whether it mounted it. Without an image
+/// (plain folders) nothing happens.
+pub fn mount_existing(dirs: &UserDirs) -> std::io::Result<bool> {
+    let image = dirs.root.join(IMAGE_NAME);
+    if !image.exists() || is_mount_point(&dirs.mnt) {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(&dirs.mnt)?;
+    mount_image(&image, &dirs.mnt)?;
+    info!(image = %image.display(), "mounted a per-user disk image for a backup or restore");
+    Ok(true)
+}
+
 /// Makes sure the user's image exists, has at least `size` bytes and is mounted at
 /// `dirs.mnt`. Existing plain folders move into a new image without loss: they are
 /// copied into it, and the old folder is removed only after the image is in place.
