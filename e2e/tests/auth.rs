@@ -298,3 +298,27 @@ async fn password_guessing_is_limited() {
     let failures = audit.as_array().unwrap().iter().filter(|e| e["outcome"] == "failure").count();
     assert_eq!(failures, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_disable_stops_the_workspace() {
+    let hub = TestHub::start().await.unwrap();
+    let vic = hub.create_user("vic").await.unwrap();
+    hub.start_workspace(&vic).await.unwrap();
+
+    // The CLI reaches the hub's store and engine the way an admin's shell would.
+    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let mut command = std::process::Command::new(target.join("debug/cchub"));
+    command.args(["user", "set", "vic", "--disable"]).env("CCHUB_DATA_DIR", &hub.data_dir).env("CCHUB_INSTANCE", &hub.instance);
+    command.env("CCHUB_DATABASE_URL", hub.state.config.database.url.expose());
+    let output = command.output().expect("target/debug/cchub runs; build it with cargo build -p cchub");
+    let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("stopped the workspace container"), "{printed}");
+
+    let info = hub.runtime.inspect(&hub.container_name(vic.user_id)).await.unwrap().expect("the container is kept");
+    assert_ne!(info.state, cchub_runtime::ContainerState::Running, "the disabled user's container is stopped");
+    let (status, _) = hub.request(Method::GET, "/api/me", Some(&vic.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, audit) = hub.request(Method::GET, "/api/admin/audit?action=cli.user.disable", Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!(audit[0]["detail"]["container_stopped"], true, "{audit}");
+}

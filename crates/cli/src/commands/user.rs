@@ -106,6 +106,34 @@ async fn apply_tier(config: &cchub_config::Config, user: &User) -> serde_json::V
     }
 }
 
+/// Stops a disabled user's container, which ends the user's terminals and agent runs as
+/// the admin API does; returns whether a running container was stopped.
+async fn stop_workspace(config: &cchub_config::Config, user: &User) -> bool {
+    use cchub_runtime::ContainerRuntime;
+    let name = cchub_policy::container_name(&config.containers.instance, user.id);
+    let stopped = async {
+        let runtime = cchub_runtime::DockerRuntime::connect(&config.docker.socket_path).await?;
+        match runtime.inspect(&name).await? {
+            Some(info) if matches!(info.state, cchub_runtime::ContainerState::Running | cchub_runtime::ContainerState::Paused) => {
+                runtime.stop(&info.id, 5).await.map(|_| true)
+            }
+            _ => Ok(false),
+        }
+    }
+    .await;
+    match stopped {
+        Ok(true) => {
+            let _ = super::print_line(format_args!("stopped the workspace container {name}"));
+            true
+        }
+        Ok(false) => false,
+        Err(err) => {
+            let _ = super::print_line(format_args!("could not stop the workspace container {name} ({err}); stop it with docker stop {name}"));
+            false
+        }
+    }
+}
+
 async fn add(config: &cchub_config::Config, store: &Store, name: &str, admin: bool, tier: Option<String>) -> anyhow::Result<()> {
     let username = Username::parse(name).map_err(|m| anyhow!(m))?;
     let tier = match tier {
@@ -170,7 +198,8 @@ async fn set(config: &cchub_config::Config, store: &Store, args: SetArgs) -> any
     if args.disable {
         user = store.set_disabled(user.id, true).await?;
         store.revoke_user_tokens(user.id).await?;
-        store.record_audit(&cli_event("cli.user.disable", &user, serde_json::json!({}))).await?;
+        let stopped = stop_workspace(config, &user).await;
+        store.record_audit(&cli_event("cli.user.disable", &user, serde_json::json!({"container_stopped": stopped}))).await?;
     }
     if args.enable {
         user = store.set_disabled(user.id, false).await?;

@@ -93,7 +93,8 @@ impl WorkspaceService {
                 )
             }
             ContainerEventKind::Died { exit_code } => {
-                if self.workspaces().take_expected_stop(&event.container) {
+                // A disabled user's container is stopped on purpose, also by `cchub user set`.
+                if self.workspaces().take_expected_stop(&event.container) || user.disabled {
                     return;
                 }
                 crate::metrics::metrics().container_failure();
