@@ -3,6 +3,8 @@ import { ApiError, User } from '../api';
 import { useApp } from '../app';
 import { formatBytes, Key } from '../i18n';
 import { dailyTotals } from '../admin/usage';
+import { auditExportName, AuditFilters, auditQuery } from '../admin/audit';
+import { saveBlob } from '../download';
 
 type Tab = 'users' | 'containers' | 'usage' | 'audit' | 'doctor';
 const TABS: Tab[] = ['users', 'containers', 'usage', 'audit', 'doctor'];
@@ -16,7 +18,7 @@ function useFailure() {
       {error}
     </p>
   );
-  return { fail, clear: () => setError(null), alert };
+  return { fail, show: setError, clear: () => setError(null), alert };
 }
 
 function Users() {
@@ -225,34 +227,47 @@ function Usage() {
 function Audit() {
   const { api, lang, t } = useApp();
   const [rows, setRows] = useState<any[]>([]);
-  const [action, setAction] = useState('');
-  const [actor, setActor] = useState('');
-  const { fail, clear, alert } = useFailure();
+  const [filters, setFilters] = useState<AuditFilters>({ action: '', actor: '', since: '', until: '' });
+  const [exporting, setExporting] = useState(false);
+  const { fail, show, clear, alert } = useFailure();
   const load = (event?: Event) => {
     event?.preventDefault();
-    const query = new URLSearchParams({ limit: '500' });
-    if (action) query.set('action', action);
-    if (actor) query.set('actor', actor);
+    const query = auditQuery(filters);
+    query.set('limit', '500');
     void api.request<any[]>('GET', `/api/admin/audit?${query}`).then((r) => (clear(), setRows(r))).catch(fail);
   };
   useEffect(() => load(), []);
-  const exportLines = () => {
-    const blob = new Blob(rows.map((row) => `${JSON.stringify(row)}\n`), { type: 'application/x-ndjson' });
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = 'cchub-audit.jsonl';
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  // The server's export contains every matching row, not only the 500 on screen, and needs
+  // the bearer token, so the page fetches it instead of linking to it.
+  const exportLines = async () => {
+    setExporting(true);
+    try {
+      saveBlob(await api.download(`/api/admin/audit/export?${auditQuery(filters)}`), auditExportName(new Date()));
+      clear();
+    } catch (e) {
+      show(t('admin.exportFailed', { message: e instanceof ApiError ? e.message : t('error.network') }));
+    } finally {
+      setExporting(false);
+    }
   };
+  const field = (name: keyof AuditFilters) => (e: Event) => setFilters({ ...filters, [name]: (e.target as HTMLInputElement).value });
   const time = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'medium' });
   return (
     <>
       {alert}
       <form class="inline-form" onSubmit={load}>
-        <input aria-label={t('admin.action')} placeholder={t('admin.action')} value={action} onInput={(e) => setAction((e.target as HTMLInputElement).value)} />
-        <input aria-label={t('admin.actor')} placeholder={t('admin.actor')} value={actor} onInput={(e) => setActor((e.target as HTMLInputElement).value)} />
+        <input aria-label={t('admin.action')} placeholder={t('admin.action')} value={filters.action} onInput={field('action')} />
+        <input aria-label={t('admin.actor')} placeholder={t('admin.actor')} value={filters.actor} onInput={field('actor')} />
+        <label>
+          {t('admin.since')} <input type="datetime-local" step={1} data-testid="audit-since" value={filters.since} onInput={field('since')} />
+        </label>
+        <label>
+          {t('admin.until')} <input type="datetime-local" step={1} data-testid="audit-until" value={filters.until} onInput={field('until')} />
+        </label>
         <button type="submit">{t('admin.filter')}</button>
-        <button type="button" onClick={exportLines}>{t('admin.export')}</button>
+        <button type="button" data-testid="audit-export" disabled={exporting} onClick={() => void exportLines()}>
+          {t('admin.export')}
+        </button>
       </form>
       <table data-testid="audit">
         <tbody>

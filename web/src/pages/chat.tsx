@@ -3,6 +3,7 @@ import { useApp } from '../app';
 import { applyEvent, ChatState, emptyChat, Item, toolDiff, toolSummary } from '../chat/events';
 import { renderMarkdown } from '../chat/markdown';
 import { protocols, reconnectDelay, socketUrl } from '../socket';
+import { describeStartError, isAbortError, startWorkspace } from '../workspace/queue';
 
 interface Options {
   models: string[];
@@ -18,6 +19,15 @@ interface SessionSummary {
 
 const DRAFT_KEY = 'cchub.draft';
 const RUN_KEY = 'cchub.run';
+
+/** The last prompt this page sent, kept so it can be sent again after a wait in the admission queue. */
+interface SentPrompt {
+  message: Record<string, string>;
+  /** The run the hub started for it, from the `started` reply. */
+  runId: string | null;
+  /** Set once the prompt was sent again, so a second `queued` run ends the waiting. */
+  resent: boolean;
+}
 
 function ToolCard({ item }: { item: Extract<Item, { kind: 'tool' }> }) {
   const diff = toolDiff(item.name, item.input);
@@ -48,6 +58,10 @@ export function Chat() {
   const composing = useRef(false);
   const abortRequested = useRef(false);
   const bottom = useRef<HTMLDivElement>(null);
+  const sentPrompt = useRef<SentPrompt | null>(null);
+  const queue = useRef<AbortController | null>(null);
+  /** The queue position while the page waits for the workspace, 0 before the first response. */
+  const [queued, setQueued] = useState<number | null>(null);
 
   const loadSessions = () =>
     api
@@ -82,6 +96,7 @@ export function Chat() {
           }
           case 'started':
             abortRequested.current = false;
+            if (sentPrompt.current && sentPrompt.current.runId === null) sentPrompt.current.runId = message.run_id;
             setRunId(message.run_id);
             sessionStorage.setItem(RUN_KEY, message.run_id);
             lastSeq.current = 0;
@@ -97,6 +112,10 @@ export function Chat() {
             void loadSessions();
             break;
           case 'error':
+            if (message.code === 'queued' && isQueuedPrompt(message.run_id)) {
+              void waitRef.current();
+              break;
+            }
             if (message.code === 'run_not_found') sessionStorage.removeItem(RUN_KEY);
             setChat((state) => ({ ...state, items: [...state.items, { kind: 'error', text: message.message }] }));
             break;
@@ -115,9 +134,62 @@ export function Chat() {
     void connect();
     return () => {
       stopped = true;
+      queue.current?.abort();
       socket.current?.close();
     };
   }, []);
+
+  // A run fails with `queued` when the host is at capacity. Only the page's own latest
+  // prompt is sent again, and only once, so the retry stays bounded.
+  const isQueuedPrompt = (runId: unknown) => {
+    const sent = sentPrompt.current;
+    return sent !== null && !sent.resent && typeof runId === 'string' && sent.runId === runId;
+  };
+
+  // Waits for a place through POST /api/workspace/start, as the Workspace page does, and
+  // then sends the prompt again.
+  const waitThenResend = async () => {
+    const sent = sentPrompt.current;
+    if (!sent) return;
+    queue.current?.abort();
+    const controller = new AbortController();
+    queue.current = controller;
+    setQueued(0);
+    try {
+      await startWorkspace(api, { signal: controller.signal, onQueued: setQueued });
+    } catch (e) {
+      if (isAbortError(e)) return;
+      setChat((state) => ({ ...state, items: [...state.items, { kind: 'error', text: describeStartError(e, t) }] }));
+      return;
+    } finally {
+      if (queue.current === controller) {
+        queue.current = null;
+        setQueued(null);
+      }
+    }
+    const ws = socket.current;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      changeDraft(sent.message.text);
+      setChat((state) => ({ ...state, items: [...state.items, { kind: 'error', text: t('chat.notSent') }] }));
+      return;
+    }
+    sentPrompt.current = { ...sent, runId: null, resent: true };
+    ws.send(JSON.stringify(sent.message));
+  };
+  const waitRef = useRef(waitThenResend);
+  waitRef.current = waitThenResend;
+
+  // Ends the wait without sending the prompt. The hub drops the queue place 15 s later.
+  const endWait = () => {
+    queue.current?.abort();
+    queue.current = null;
+    sentPrompt.current = null;
+    setQueued(null);
+  };
+  const cancelWait = () => {
+    endWait();
+    setChat((state) => ({ ...state, items: [...state.items, { kind: 'notice', text: t('chat.aborted') }] }));
+  };
 
   useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [chat.items.length]);
 
@@ -129,12 +201,13 @@ export function Chat() {
 
   const send = () => {
     const text = draft.trim();
-    if (!text || !socket.current || socket.current.readyState !== WebSocket.OPEN || runId) return;
+    if (!text || !socket.current || socket.current.readyState !== WebSocket.OPEN || runId || queued !== null) return;
     const prompt: Record<string, string> = { type: 'prompt', text };
     if (chat.sessionId) prompt.session_id = chat.sessionId;
     if (model) prompt.model = model;
     if (mode) prompt.permission_mode = mode;
     socket.current.send(JSON.stringify(prompt));
+    sentPrompt.current = { message: prompt, runId: null, resent: false };
     setChat((state) => ({ ...state, items: [...state.items, { kind: 'user', text }] }));
     changeDraft('');
   };
@@ -147,6 +220,7 @@ export function Chat() {
   };
 
   const open = async (id: string) => {
+    endWait();
     const body = await api.request<{ messages: any[] }>('GET', `/api/sessions/${id}/messages`);
     let state: ChatState = { ...emptyChat(), sessionId: id };
     for (const entry of body.messages) {
@@ -161,6 +235,7 @@ export function Chat() {
   };
 
   const newChat = () => {
+    endWait();
     socket.current?.send(JSON.stringify({ type: 'new_session' }));
     setChat(emptyChat());
   };
@@ -198,6 +273,11 @@ export function Chat() {
               <div class={item.kind}>{item.text}</div>
             ),
           )}
+          {queued !== null && queued > 0 && (
+            <div class="notice" data-testid="queued">
+              {t('chat.queued', { position: queued })}
+            </div>
+          )}
           <div ref={bottom} />
         </div>
         <div class="composer">
@@ -228,6 +308,10 @@ export function Chat() {
                   abortRequested.current = true;
                   socket.current?.send(JSON.stringify({ type: 'abort', run_id: runId }));
                 }}>
+                {t('chat.stop')}
+              </button>
+            ) : queued !== null ? (
+              <button type="button" data-testid="stop-run" onClick={cancelWait}>
                 {t('chat.stop')}
               </button>
             ) : (

@@ -1,24 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { useApp } from '../app';
+import { saveBlob } from '../download';
 import { createEditor, Editor } from '../files/editor';
+import { Entry, findByName, folderOf, join, listFolder, resolveName } from '../files/names';
 import { formatBytes } from '../i18n';
-
-interface Entry {
-  name: string;
-  path: string;
-  kind: 'file' | 'dir' | 'symlink' | 'other';
-  size: number;
-}
 
 interface OpenFile {
   path: string;
   binary: boolean;
 }
-
-/** The folder part of a workspace path ('' is the workspace itself). */
-const folderOf = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
-const join = (folder: string, name: string) => (folder ? `${folder}/${name}` : name);
 
 /** Returns the tree marker of an entry: an arrow for a folder, spaces for a file. */
 function marker(entry: Entry, isOpen: boolean): string {
@@ -123,9 +114,23 @@ export function Files({ dark }: { dark: boolean }) {
       fail(e);
     }
   };
-  const newFile = () => {
+  // PUT /api/files/content replaces an existing file, so the page looks for the name first.
+  // NOTE: a file created between this check and the PUT is still replaced.
+  const newFile = async () => {
     const name = prompt(t('files.newFileName'));
-    if (name) void act(() => api.request('PUT', `/api/files/content?path=${encodeURIComponent(join(folder, name))}`, { content: '' }));
+    const path = name ? resolveName(folder, name) : '';
+    if (!path) return;
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    try {
+      if (findByName(await listFolder(api, folderOf(path)), [base]).length > 0) {
+        setMessage(t('files.exists', { path }));
+        return;
+      }
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    await act(() => api.request('PUT', `/api/files/content?path=${encodeURIComponent(path)}`, { content: '' }));
   };
   const newFolder = () => {
     const name = prompt(t('files.newFolderName'));
@@ -151,18 +156,20 @@ export function Files({ dark }: { dark: boolean }) {
   const download = async () => {
     if (!selected || selected.kind !== 'file') return;
     try {
-      const blob = await api.download(`/api/files/download?path=${encodeURIComponent(selected.path)}`);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(blob);
-      link.download = selected.name;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      saveBlob(await api.download(`/api/files/download?path=${encodeURIComponent(selected.path)}`), selected.name);
     } catch (e) {
       fail(e);
     }
   };
   const upload = async (files: File[]) => {
     if (files.length === 0) return;
+    try {
+      const replaced = findByName(await listFolder(api, folder), files.map((f) => f.name)).filter((entry) => entry.kind !== 'dir');
+      if (replaced.length > 0 && !confirm(t('files.confirmReplace', { names: replaced.map((entry) => entry.path).join('\n') }))) return;
+    } catch (e) {
+      fail(e);
+      return;
+    }
     setProgress(0);
     try {
       await api.upload(folder, files, setProgress);
@@ -186,14 +193,25 @@ export function Files({ dark }: { dark: boolean }) {
     >
       <aside class="file-tree">
         <div class="file-actions">
-          <button type="button" onClick={newFile}>{t('files.newFile')}</button>
+          <button type="button" onClick={() => void newFile()}>{t('files.newFile')}</button>
           <button type="button" onClick={newFolder}>{t('files.newFolder')}</button>
           <button type="button" disabled={!selected} onClick={rename}>{t('files.rename')}</button>
           <button type="button" disabled={!selected} onClick={remove}>{t('files.delete')}</button>
           <button type="button" disabled={selected?.kind !== 'file'} onClick={() => void download()}>{t('files.download')}</button>
           <label class="upload">
             {t('files.upload')}
-            <input type="file" multiple data-testid="upload" onChange={(e) => void upload(Array.from((e.target as HTMLInputElement).files ?? []))} />
+            <input
+              type="file"
+              multiple
+              data-testid="upload"
+              onChange={(e) => {
+                const input = e.target as HTMLInputElement;
+                const files = Array.from(input.files ?? []);
+                // Cleared, so choosing the same files again after a cancel fires onChange.
+                input.value = '';
+                void upload(files);
+              }}
+            />
           </label>
         </div>
         {progress !== null && <progress data-testid="upload-progress" max={1} value={progress} />}

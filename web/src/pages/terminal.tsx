@@ -4,6 +4,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import { useApp } from '../app';
 import { protocols, reconnectDelay, socketUrl } from '../socket';
+import { describeStartError, isAbortError, startWorkspace } from '../workspace/queue';
 
 type Status = 'connecting' | 'open' | 'closed';
 
@@ -28,6 +29,9 @@ export function Terminal() {
     let attempt = 0;
     let stopped = false;
     let retry: ReturnType<typeof setTimeout> | null = null;
+    // Set when the hub closes the socket because the workspace waits in the admission queue.
+    let queued = false;
+    const queue = new AbortController();
 
     const sendSize = () => {
       if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }));
@@ -50,6 +54,9 @@ export function Terminal() {
           setMessage(null);
           sendSize();
           term.focus();
+        } else if (data.type === 'error' && data.code === 'queued') {
+          queued = true;
+          setMessage(t('workspace.queued', { position: data.position ?? '?' }));
         } else if (data.type === 'error' || data.type === 'notice') {
           setMessage(data.message);
         } else if (data.type === 'exit') {
@@ -58,11 +65,31 @@ export function Terminal() {
         }
       };
       socket.onclose = () => {
+        if (queued && !stopped) {
+          queued = false;
+          void waitInQueue();
+          return;
+        }
         setStatus('closed');
         if (stopped || attempt >= MAX_ATTEMPTS) return;
         retry = setTimeout(() => void connect(), reconnectDelay(attempt));
         attempt += 1;
       };
+    };
+
+    // Waits for a place through POST /api/workspace/start, as the Workspace page does, and
+    // connects again once the workspace runs.
+    const waitInQueue = async () => {
+      try {
+        await startWorkspace(api, { signal: queue.signal, onQueued: (position) => setMessage(t('workspace.queued', { position })) });
+      } catch (e) {
+        if (isAbortError(e)) return;
+        setStatus('closed');
+        setMessage(describeStartError(e, t));
+        return;
+      }
+      attempt = 0;
+      void connect();
     };
 
     const input = term.onData((data) => {
@@ -77,6 +104,7 @@ export function Terminal() {
 
     return () => {
       stopped = true;
+      queue.abort();
       if (retry) clearTimeout(retry);
       observer.disconnect();
       input.dispose();

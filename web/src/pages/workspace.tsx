@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { useApp } from '../app';
 import { formatBytes, Key } from '../i18n';
+import { describeStartError, isAbortError, startWorkspace } from '../workspace/queue';
 
 interface Status {
   state: string;
@@ -34,6 +35,8 @@ function Bar({ label, value, max, text }: { label: string; value: number; max: n
 
 /** How often the page polls the workspace's state. */
 const POLL_MS = 5_000;
+/** States in which POST /api/workspace/stop stops the container. */
+const STOPPABLE = new Set(['running', 'paused', 'restarting']);
 
 export function Workspace() {
   const { api, lang, t } = useApp();
@@ -42,6 +45,7 @@ export function Workspace() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [live, setLive] = useState<Usage | null>(null);
+  const queue = useRef<AbortController | null>(null);
 
   const load = async () => {
     try {
@@ -59,20 +63,40 @@ export function Workspace() {
     return () => clearInterval(timer);
   }, []);
 
-  const act = async (action: 'start' | 'stop') => {
+  // Unmounting the page or pressing Stop ends the wait in the admission queue.
+  useEffect(() => () => queue.current?.abort(), []);
+
+  const start = async () => {
+    queue.current?.abort();
+    const controller = new AbortController();
+    queue.current = controller;
+    setBusy(true);
+    setError(null);
+    try {
+      setStatus(await startWorkspace<Status>(api, { signal: controller.signal, onQueued: setQueued }));
+    } catch (e) {
+      if (!isAbortError(e)) setError(describeStartError(e, t));
+    } finally {
+      if (queue.current === controller) {
+        queue.current = null;
+        setQueued(null);
+        setBusy(false);
+      }
+    }
+  };
+
+  // The hub also stops a paused or restarting container, and a stop while queued leaves
+  // the queue.
+  const stop = async () => {
+    queue.current?.abort();
+    queue.current = null;
+    setQueued(null);
     setBusy(true);
     try {
-      setStatus(await api.request<Status>('POST', `/api/workspace/${action}`));
-      setQueued(null);
+      setStatus(await api.request<Status>('POST', '/api/workspace/stop'));
       setError(null);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 'queued') {
-        setQueued(Number(e.detail.position));
-        // Ask again while queued, so the place is kept.
-        setTimeout(() => void act('start'), POLL_MS);
-      } else {
-        setError(e instanceof ApiError ? e.message : t('error.network'));
-      }
+      setError(e instanceof ApiError ? e.message : t('error.network'));
     } finally {
       setBusy(false);
     }
@@ -82,6 +106,7 @@ export function Workspace() {
   const number = (value: number) => new Intl.NumberFormat(lang).format(value);
   const usage = status?.usage;
   const share = usage && usage.budget_tokens ? Math.min(usage.tokens / usage.budget_tokens, 1) : 0;
+  const canStop = queued !== null || (!busy && STOPPABLE.has(status?.state ?? 'absent'));
 
   return (
     <section class="card">
@@ -134,10 +159,10 @@ export function Workspace() {
           )}
           {status.restart_required && <p class="notice">{t('workspace.restartRequired')}</p>}
           <div class="actions">
-            <button type="button" data-testid="start" disabled={busy || status.state === 'running'} onClick={() => void act('start')}>
+            <button type="button" data-testid="start" disabled={busy || status.state === 'running'} onClick={() => void start()}>
               {t('workspace.start')}
             </button>
-            <button type="button" data-testid="stop" disabled={busy || status.state !== 'running'} onClick={() => void act('stop')}>
+            <button type="button" data-testid="stop" disabled={!canStop} onClick={() => void stop()}>
               {t('workspace.stop')}
             </button>
           </div>
