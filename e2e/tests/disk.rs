@@ -45,6 +45,13 @@ async fn writing_past_the_quota_fails_with_enospc() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 
+    // An upload to the full disk gets the same error as a save.
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(vec![b'u'; 2 << 20]).file_name("big.bin"));
+    let response = hub.client.post(format!("{}/api/files/upload?path=", hub.url)).bearer_auth(&quinn.access).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "disk_full", "{body}");
+
     // Quinn can free space again and write.
     let (code, out) = hub.exec(&quinn, "rm /workspace/fill && echo again > /workspace/again.txt && cat /workspace/again.txt").await.unwrap();
     assert_eq!(code, 0, "{out}");

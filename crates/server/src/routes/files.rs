@@ -68,7 +68,7 @@ pub(super) async fn audit_file(state: &AppState, user: &User, action: &'static s
 }
 
 /// Checks for ENOSPC and EDQUOT, which a full disk image or quota gives.
-fn is_disk_full(err: &std::io::Error) -> bool {
+pub(super) fn is_disk_full(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::StorageFull || err.kind() == std::io::ErrorKind::QuotaExceeded
 }
 

@@ -150,10 +150,25 @@ pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUse
                     }
                     if let Err(err) = file.write_all(&chunk).await {
                         warn!(user_id = user.id, error = %err, "upload write failed");
-                        break Err(ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "write_failed", format!("writing {name} failed: {err}")));
+                        if super::files::is_disk_full(&err) {
+                            break Err(ApiError::new(
+                                StatusCode::INSUFFICIENT_STORAGE,
+                                "disk_full",
+                                format!("{name} does not fit: your workspace disk is full; delete files or ask an administrator for a larger tier"),
+                            ));
+                        }
+                        break Err(ApiError::internal("writing an upload", err));
                     }
                 }
-                Ok(None) => break file.flush().await.map_err(|e| ApiError::internal("writing an upload", e)),
+                Ok(None) => {
+                    break file.flush().await.map_err(|e| {
+                        if super::files::is_disk_full(&e) {
+                            ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", format!("{name} does not fit: your workspace disk is full"))
+                        } else {
+                            ApiError::internal("writing an upload", e)
+                        }
+                    })
+                }
                 Err(err) => break Err(bad_form(err)),
             }
         };
