@@ -53,8 +53,32 @@ pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, m
 /// Stops, then kills, every process of the container's cgroup (found through its first
 /// process `main_pid`) whose environment contains `marker`; repeats until none is left.
 /// Needs root on the host. Returns whether none was left.
+///
+/// Each process is held by a pidfd opened before its environment is read, so a PID that
+/// is reused between the check and the signal gets no signal: the pidfd still names the
+/// process that was checked, and signalling it after its exit fails harmlessly.
 fn kill_from_host(main_pid: i64, marker: &str) -> std::io::Result<bool> {
-    use rustix::process::{kill_process, Pid, Signal};
+    use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+
+    /// A process to signal: through its pidfd, or by PID on kernels before 5.3.
+    enum Target {
+        Fd(rustix::fd::OwnedFd),
+        Pid(Pid),
+    }
+    let open = |raw: i32| -> Option<Target> {
+        let pid = Pid::from_raw(raw)?;
+        match pidfd_open(pid, PidfdFlags::empty()) {
+            Ok(fd) => Some(Target::Fd(fd)),
+            Err(rustix::io::Errno::NOSYS) => Some(Target::Pid(pid)),
+            Err(_) => None,
+        }
+    };
+    let signal = |target: &Target, sig: Signal| {
+        let _ = match target {
+            Target::Fd(fd) => pidfd_send_signal(fd, sig),
+            Target::Pid(pid) => kill_process(*pid, sig),
+        };
+    };
 
     let table = match std::fs::read_to_string(format!("/proc/{main_pid}/cgroup")) {
         Ok(table) => table,
@@ -66,20 +90,21 @@ fn kill_from_host(main_pid: i64, marker: &str) -> std::io::Result<bool> {
     let expected = marker.as_bytes();
     for _ in 0..HOST_KILL_ROUNDS {
         let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
-        let marked: Vec<Pid> = procs
+        let marked: Vec<_> = procs
             .lines()
             .filter_map(|line| line.trim().parse::<i32>().ok())
-            .filter(|pid| std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == expected)))
-            .filter_map(Pid::from_raw)
+            .filter_map(|raw| Some((raw, open(raw)?)))
+            .filter(|(raw, _)| std::fs::read(format!("/proc/{raw}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == expected)))
+            .map(|(_, target)| target)
             .collect();
         if marked.is_empty() {
             return Ok(true);
         }
-        for pid in &marked {
-            let _ = kill_process(*pid, Signal::STOP);
+        for target in &marked {
+            signal(target, Signal::STOP);
         }
-        for pid in &marked {
-            let _ = kill_process(*pid, Signal::KILL);
+        for target in &marked {
+            signal(target, Signal::KILL);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
