@@ -46,6 +46,7 @@ async fn container_is_hardened_as_the_policy_says() {
     assert!(seccomp.contains("SCMP_ACT_ERRNO"));
     let tmpfs = host.tmpfs.clone().unwrap();
     assert!(tmpfs["/tmp"].contains("size="), "{tmpfs:?}");
+    assert!(tmpfs["/tmp"].contains("noexec"), "{tmpfs:?}");
     assert_eq!(config.user.as_deref(), Some("1000:1000"));
 
     // The free tier's limits.
@@ -69,6 +70,12 @@ async fn container_is_hardened_as_the_policy_says() {
             assert_eq!(mount.rw, Some(false));
         }
     }
+
+    // A program written to /tmp does not run; the same one in /workspace does.
+    let script = "printf '#!/bin/sh\\necho ran\\n' > /tmp/x.sh && chmod +x /tmp/x.sh && cp /tmp/x.sh /workspace/x.sh; /tmp/x.sh; /workspace/x.sh";
+    let (_, out) = hub.exec(&dave, script).await.unwrap();
+    assert!(out.contains("/tmp/x.sh: Permission denied"), "{out}");
+    assert_eq!(out.matches("ran").count(), 1, "only the copy in /workspace runs: {out}");
 
     // From inside: the user is 1000, no capabilities, no Docker socket, no network.
     let (code, out) = hub

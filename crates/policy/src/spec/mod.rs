@@ -216,7 +216,9 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
         ipc_mode: "private".to_string(),
         tmpfs: BTreeMap::from([(
             "/tmp".to_string(),
-            format!("rw,nosuid,nodev,size={},mode=1777", input.security.tmp_size.as_u64()),
+            // noexec is Docker's default for tmpfs too; it is written out so the policy
+            // states it: programs run from /workspace or the home folder, not /tmp.
+            format!("rw,nosuid,nodev,noexec,size={},mode=1777", input.security.tmp_size.as_u64()),
         )]),
         mounts,
         limits: limits(input.tier),

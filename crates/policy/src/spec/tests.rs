@@ -42,6 +42,7 @@ fn spec_is_hardened() {
     assert_eq!(spec.ipc_mode, "private");
     assert!(spec.tmpfs["/tmp"].contains("size=268435456"));
     assert!(spec.tmpfs["/tmp"].contains("nosuid"));
+    assert!(spec.tmpfs["/tmp"].contains("noexec"));
 }
 
 #[test]
