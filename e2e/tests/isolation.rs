@@ -111,3 +111,34 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_id_never_gets_old_files() {
+    // After a database restore from an older backup, a new account can get the id of an
+    // account that the restore forgot, whose folder is still on disk.
+    let hub = TestHub::start().await.unwrap();
+    let judy = hub.create_user("judy").await.unwrap();
+    let root = hub.data_dir.join("users").join(judy.user_id.to_string());
+    std::fs::create_dir_all(root.join("mnt/workspace")).unwrap();
+    std::fs::write(root.join("owner.json"), r#"{"username":"ivan","created_at":1}"#).unwrap();
+    std::fs::write(root.join("mnt/workspace/ivan-secret.txt"), "ivan's notes").unwrap();
+
+    hub.start_workspace(&judy).await.unwrap();
+    let (_, out) = hub.exec(&judy, "ls -A /workspace; cat /workspace/ivan-secret.txt 2>&1").await.unwrap();
+    assert!(!out.contains("ivan's notes"), "the new account sees the old account's file: {out}");
+
+    // The old files are kept aside for an administrator, and the move is audited.
+    let orphaned: Vec<_> = std::fs::read_dir(hub.data_dir.join("users/orphaned")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(orphaned.len(), 1, "{orphaned:?}");
+    assert_eq!(std::fs::read_to_string(orphaned[0].join("mnt/workspace/ivan-secret.txt")).unwrap(), "ivan's notes");
+    let (_, audit) = hub.request(reqwest::Method::GET, "/api/admin/audit?action=workspace.foreign_folder_moved", Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!(audit[0]["detail"]["previous_owner"], "ivan", "{audit}");
+
+    // The folder is now marked as Judy's, and a second start keeps her files.
+    hub.exec(&judy, "echo mine > /workspace/judy.txt").await.unwrap();
+    let (status, _) = hub.request(reqwest::Method::POST, "/api/workspace/stop", Some(&judy.access), None).await.unwrap();
+    assert!(status.is_success());
+    hub.start_workspace(&judy).await.unwrap();
+    let (_, out) = hub.exec(&judy, "cat /workspace/judy.txt").await.unwrap();
+    assert_eq!(out.trim(), "mine");
+}

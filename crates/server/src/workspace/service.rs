@@ -192,6 +192,7 @@ impl WorkspaceService {
         let _guard = lock.lock().await;
 
         let dirs = self.user_dirs(user.id);
+        self.claim_dirs(user, &dirs).await?;
         // A tier removed from the configuration falls back to the default tier's size.
         let size = TierName::parse(&user.tier)
             .ok()
@@ -213,6 +214,48 @@ impl WorkspaceService {
             Err(err) => {
                 warn!(user_id = user.id, path = %dirs.root.display(), error = %err, "cannot prepare the user's folders");
                 Err(ApiError::unavailable("storage_unavailable", "your files cannot be reached right now; try again or ask an administrator"))
+            }
+        }
+    }
+
+    /// Makes sure the user's folder is this account's. A folder left by another account
+    /// with the same id (a database restored from an older backup reuses ids) is moved
+    /// aside with its container removed, so the new account starts empty and never sees
+    /// those files.
+    async fn claim_dirs(&self, user: &User, dirs: &UserDirs) -> Result<(), ApiError> {
+        let owner = dirs::Owner { username: user.username.to_string(), created_at: user.created_at };
+        let storage_error = |err: std::io::Error| {
+            warn!(user_id = user.id, path = %dirs.root.display(), error = %err, "cannot check whose the user's folder is");
+            ApiError::unavailable("storage_unavailable", "your files cannot be reached right now; try again or ask an administrator")
+        };
+        match dirs::check_claim(dirs, &owner).map_err(storage_error)? {
+            dirs::Claim::Ours if dirs.root.join("owner.json").exists() => return Ok(()),
+            dirs::Claim::Ours | dirs::Claim::Unmarked => return dirs::mark_owner(dirs, &owner).map_err(storage_error),
+            dirs::Claim::Foreign(previous) => {
+                let name = cchub_policy::container_name(&self.config.containers.instance, user.id);
+                if let Ok(Some(info)) = self.runtime().inspect(&name).await {
+                    let _guard = self.workspaces.lock(&name).await;
+                    self.workspaces.expect_stop(&name);
+                    self.runtime().remove(&info.id).await.map_err(runtime_error)?;
+                }
+                let (work_dirs, user_id) = (dirs.clone(), user.id);
+                let moved = tokio::task::spawn_blocking(move || dirs::move_aside(&work_dirs, user_id))
+                    .await
+                    .map_err(|e| ApiError::internal("moving a foreign folder aside", e))?
+                    .map_err(storage_error)?;
+                warn!(user_id = user.id, previous_owner = %previous.username, moved_to = %moved.display(),
+                    "the user's folder belonged to another account with the same id; moved it aside");
+                self.record(AuditEvent {
+                    actor_id: Some(user.id),
+                    actor: Some(user.username.to_string()),
+                    action: "workspace.foreign_folder_moved",
+                    target: Some(moved.display().to_string()),
+                    outcome: "success",
+                    detail: Some(serde_json::json!({"previous_owner": previous.username, "previous_created_at": previous.created_at})),
+                    ..AuditEvent::default()
+                })
+                .await;
+                dirs::mark_owner(dirs, &owner).map_err(storage_error)
             }
         }
     }
