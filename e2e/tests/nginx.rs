@@ -322,14 +322,42 @@ async fn sign_in_chat_and_terminal_over_tls() {
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::NOT_FOUND);
 
-    // A body over the proxy's limit is refused by nginx before it reaches the hub.
-    let big = client
-        .put(format!("{base}/api/files/content?path=big.txt"))
+    // A body over the proxy's limit is refused by nginx before it reaches the hub, with
+    // an error in the hub's JSON shape: 2 MiB for the API, 22 MiB for file content.
+    for (path, size) in [("/api/admin/users", 3 << 20), ("/api/files/content?path=big.txt", 23 << 20)] {
+        let big = client.put(format!("{base}{path}")).bearer_auth(&token).header("content-type", "application/json").body(vec![b'x'; size]).send().await.unwrap();
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body = json_body(big).await;
+        assert_eq!(body["error"]["code"], "body_too_large", "{path}: {body}");
+    }
+    assert!(nginx.error_log().contains("client intended to send too large body"), "{}", nginx.error_log());
+    // A file near the hub's limit still passes nginx: 12 MiB of base64 is 16 MiB of JSON.
+    let content = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, vec![7u8; 12 << 20]);
+    let near = client
+        .put(format!("{base}/api/files/content?path=near.bin"))
         .bearer_auth(&token)
-        .body(vec![b'x'; 18 * 1024 * 1024])
+        .json(&json!({"content": content, "encoding": "base64"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(nginx.error_log().contains("client intended to send too large body"), "{}", nginx.error_log());
+    assert_eq!(near.status(), StatusCode::OK, "{}", near.text().await.unwrap());
+
+    // A burst of sign-ins hits nginx's rate limit, answered as JSON too. Each attempt uses
+    // another name, so the hub's own per-account limit does not answer first.
+    let mut limited = None;
+    for attempt in 0..20 {
+        let response = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": format!("nobody{attempt}"), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(json_body(response).await);
+            break;
+        }
+    }
+    let limited = limited.expect("20 sign-ins in a burst reach nginx's limit");
+    assert_eq!(limited["error"]["code"], "rate_limited", "nginx's limit answers first: {limited}");
+    assert!(nginx.error_log().contains("limiting requests"), "{}", nginx.error_log());
 }
