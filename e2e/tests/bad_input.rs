@@ -145,3 +145,19 @@ async fn upstream_down_is_a_clear_error() {
     let (status, _) = hub.request(Method::GET, "/api/me", Some(&yan.access), None).await.unwrap();
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_user_says_it_exists() {
+    let hub = TestHub::start().await.unwrap();
+    hub.create_user("dup").await.unwrap();
+    let (status, body) = hub
+        .request(Method::POST, "/api/admin/users", Some(&hub.admin.access), Some(serde_json::json!({"username": "dup", "password": "long-enough-1"})))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "already_exists");
+    assert_eq!(body["error"]["message"], "user dup already exists; choose another name");
+    let (status, body) = hub.request(Method::GET, "/api/admin/users/99999", Some(&hub.admin.access), None).await.unwrap();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "user 99999 does not exist", "{body}");
+}

@@ -95,9 +95,9 @@ impl From<cchub_store::StoreError> for ApiError {
     fn from(err: cchub_store::StoreError) -> Self {
         match err {
             cchub_store::StoreError::Conflict { what } => {
-                ApiError::conflict("already_exists", format!("{what}; choose another name"))
+                ApiError::conflict("already_exists", format!("{what} already exists; choose another name"))
             }
-            cchub_store::StoreError::NotFound { what } => ApiError::not_found("not_found", what),
+            cchub_store::StoreError::NotFound { what } => ApiError::not_found("not_found", format!("{what} not found")),
             other => ApiError::internal("database operation", other),
         }
     }
