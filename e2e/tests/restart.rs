@@ -41,3 +41,57 @@ async fn restart_adopts_containers() {
     assert_eq!(done["exit_code"], 0, "{messages:?}");
     assert!(serde_json::to_string(&messages).unwrap().contains("before-restart"));
 }
+
+/// The `cchub` binary of this workspace's build.
+fn cchub_binary() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/cchub")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_serve_on_one_data_dir_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let instance = format!("e2elock{}", std::process::id());
+    let data_dir = data.path().to_path_buf();
+    let serve = move |port: u16| {
+        let mut command = std::process::Command::new(cchub_binary());
+        command
+            .arg("serve")
+            .env("CCHUB_DATA_DIR", &data_dir)
+            .env("CCHUB_INSTANCE", &instance)
+            .env("CCHUB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CCHUB_MODEL_UPSTREAM", "http://127.0.0.1:9")
+            .env("CCHUB_LOG_FORMAT", "text")
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut first = serve(port).spawn().expect("target/debug/cchub runs; build it with cargo build -p cchub");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ready, "the first hub did not answer /healthz within 20 s");
+
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut second_command = serve(other_port);
+    let second = tokio::time::timeout(std::time::Duration::from_secs(30), tokio::task::spawn_blocking(move || second_command.output()))
+        .await
+        .expect("the second hub exits at once")
+        .unwrap()
+        .unwrap();
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(first.id() as i32).unwrap(), rustix::process::Signal::TERM);
+    let _ = first.wait();
+
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains(&format!("another cchub serve (pid {})", first.id())), "{stderr}");
+    assert!(stderr.contains("already uses the data directory"), "{stderr}");
+}

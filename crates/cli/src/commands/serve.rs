@@ -11,8 +11,10 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
     crate::logging::init(&config.logging);
     let listen = config.server.listen;
+    let _lock = lock_data_dir(&config.containers.data_dir)?;
+    let source = config.source.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "none (defaults and environment)".into());
     info!(
-        config = ?config.source,
+        config = %source,
         data_dir = %config.containers.data_dir.display(),
         upstream = %config.model.upstream,
         image = %config.containers.image,
@@ -24,6 +26,30 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     app.serve(listener, shutdown_signal()).await.context("server failed")?;
     info!("cchub stopped");
     Ok(())
+}
+
+/// Takes an exclusive lock on `<data_dir>/.serve.lock` for the life of the process. Two
+/// hubs on one data directory would mount the same disk images and fight over the same
+/// containers; the second one stops here with the first one's process id.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join(".serve.lock");
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    if let Err(err) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        anyhow::bail!(
+            "another cchub serve (pid {}) already uses the data directory {} ({err}); stop it first, or give this one another data directory",
+            holder.trim(),
+            data_dir.display()
+        );
+    }
+    file.set_len(0)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 async fn shutdown_signal() {
