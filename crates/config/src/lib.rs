@@ -13,7 +13,7 @@ mod secret;
 pub use error::ConfigError;
 pub use layout::{DataLayout, UserDirs};
 pub use load::{
-    AdmissionConfig, AuthConfig, Config, ContainersConfig, LogFile, DatabaseConfig, DockerConfig, LogFormat, LoggingConfig,
+    AdmissionConfig, AuthConfig, Config, ContainersConfig, LogFile, DatabaseConfig, DockerConfig, LogFormat, LoggingConfig, SYSTEM_CONFIG,
     ModelConfig, PermissionMode, ResourcesConfig, ServerConfig,
 };
 pub use proxies::{IpRange, TrustedProxies};

@@ -47,6 +47,9 @@ impl AdmissionConfig {
     }
 }
 
+/// The configuration file of a hub installed as the deployment guide describes.
+pub const SYSTEM_CONFIG: &str = "/etc/cchub/cchub.yml";
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -207,9 +210,15 @@ impl Config {
     }
 
     /// Loads from `CCHUB_CONFIG` (or `explicit`) and the process environment.
+    /// Loads the file given with `--config`, else `CCHUB_CONFIG`, else
+    /// [`SYSTEM_CONFIG`] when it exists, so that `cchub user add` in any folder of a
+    /// production host reaches the hub's database; else defaults and the environment.
     pub fn from_env(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let path = explicit.map(Path::to_path_buf).or_else(|| env("CCHUB_CONFIG").map(PathBuf::from));
+        let path = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| env("CCHUB_CONFIG").map(PathBuf::from))
+            .or_else(|| Path::new(SYSTEM_CONFIG).is_file().then(|| PathBuf::from(SYSTEM_CONFIG)));
         Self::load(path.as_deref(), &env)
     }
 
