@@ -3,7 +3,8 @@
 # packages, the Rust toolchain, the Docker Engine, a release build, the workspace image.
 #
 # With CCHUB_MOCK_MODEL=1 it also starts the mock model kept for tests on
-# 127.0.0.1:8787 and points the hub at it, to try cchub without a model key.
+# 127.0.0.1:8787 (CCHUB_MOCK_MODEL_ADDRESS) and points the hub at it, to try cchub
+# without a model key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -24,7 +25,7 @@ log "building the workspace image"
 "$CCHUB" image build
 
 if [ "${CCHUB_MOCK_MODEL:-0}" = 1 ]; then
-  MOCK_ADDRESS="127.0.0.1:8787"
+  MOCK_ADDRESS="${CCHUB_MOCK_MODEL_ADDRESS:-127.0.0.1:8787}"
   log "starting the mock model on $MOCK_ADDRESS (log: /var/log/cchub-mock-model.log)"
   "$TARGET/release/cchub-mock-model" --listen "$MOCK_ADDRESS" >/var/log/cchub-mock-model.log 2>&1 &
   MOCK_PID=$!

@@ -681,7 +681,8 @@ fn resolve_model(raw: &crate::raw::RawModel, env: &dyn Fn(&str) -> Option<String
         (None, None) => None,
     };
     if api_key.as_ref().is_some_and(|k| k.expose().is_empty() || k.expose().chars().any(|c| c.is_control())) {
-        return Err(ConfigError::invalid("ANTHROPIC_API_KEY", "the key is empty or contains control characters"));
+        let source = if env("ANTHROPIC_API_KEY").is_some() { "ANTHROPIC_API_KEY" } else { "model.api_key_file" };
+        return Err(ConfigError::invalid(source, "the key is empty or contains control characters"));
     }
 
     let allowed_models = raw.allowed_models.clone().unwrap_or_else(|| vec!["sonnet".into(), "opus".into(), "haiku".into()]);

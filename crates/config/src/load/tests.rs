@@ -317,3 +317,14 @@ fn log_file_settings_are_checked() {
     let err = load_yaml("logging:\n  file: x.log\n  max_file_size: 10K\n", &no_env).unwrap_err().to_string();
     assert!(err.contains("logging.max_file_size"), "{err}");
 }
+
+#[test]
+fn empty_key_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("anthropic.key");
+    std::fs::write(&key, "\n").unwrap();
+    let yaml = format!("model:\n  api_key_file: {}\n", key.display());
+    let message = load_yaml(&yaml, &no_env).unwrap_err().to_string();
+    assert!(message.contains("model.api_key_file"), "{message}");
+    assert!(message.contains("empty"), "{message}");
+}
