@@ -116,6 +116,13 @@ async fn bad_chat_messages_get_error_events() {
     // The socket still works.
     socket.send(json!({"type": "ping"})).await.unwrap();
     assert_eq!(socket.next().await.unwrap()["type"], "pong");
+
+    // A message over 512 KiB gets an error event, then the socket closes.
+    let huge = json!({"type": "prompt", "text": "x".repeat(600 * 1024)}).to_string();
+    let _ = socket.send_raw(Message::Text(huge.into())).await;
+    let reply = socket.next().await.unwrap();
+    assert_eq!(reply["code"], "message_too_large", "{reply}");
+    assert!(socket.next().await.is_err(), "the socket is closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

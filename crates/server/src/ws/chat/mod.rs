@@ -97,7 +97,19 @@ async fn session(state: AppState, socket: WebSocket, token: Option<String>) {
                         if !send_json(&mut sink, error_message(&error)).await { break; }
                         continue;
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Err(err)) => {
+                        // An oversized message is the one read error a client can fix, so it
+                        // gets an error event and close code 1009 (message too big).
+                        debug!(user_id = socket_state.user.id, error = %err, "chat socket read failed");
+                        if err.to_string().contains("too long") {
+                            let error = ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", format!("a chat message may have at most {} KiB", MAX_CLIENT_MESSAGE / 1024));
+                            let _ = send_json(&mut sink, error_message(&error)).await;
+                            let frame = axum::extract::ws::CloseFrame { code: 1009, reason: "message_too_large".into() };
+                            let _ = futures_util::SinkExt::send(&mut sink, Message::Close(Some(frame))).await;
+                        }
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => continue,
                 };
                 state.workspaces.touch(socket_state.user.id);
