@@ -43,6 +43,7 @@ async fn malformed_requests_get_json_errors() {
         (Method::GET, "/api/admin/audit?limit=many", Some(&admin), json_type, Vec::new(), "bad query"),
         (Method::GET, "/api/nope", Some(&admin), json_type, Vec::new(), "unknown route"),
         (Method::DELETE, "/api/me", Some(&admin), json_type, Vec::new(), "wrong method"),
+        (Method::POST, "/api/files/upload?path=", Some(&wes.access), json_type, br#"{"file":"x"}"#.to_vec(), "upload that is not a form"),
     ];
     for (method, path, token, content_type, body, what) in cases {
         match hub.raw(method, path, token, content_type, body).await {

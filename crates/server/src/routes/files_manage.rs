@@ -119,7 +119,10 @@ pub async fn download(State(state): State<AppState>, CurrentUser(user): CurrentU
 
 /// `POST /api/files/upload?path=FOLDER`: multipart files, each streamed to disk and
 /// moved into place only when complete.
-pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, mut multipart: Multipart) -> ApiResult<Json<Value>> {
+pub async fn upload(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(query): ApiQuery<PathQuery>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> ApiResult<Json<Value>> {
+    let mut multipart = multipart.map_err(|rejection| {
+        ApiError::bad_request("invalid_form", format!("send the files as multipart/form-data, one part named file per file ({})", rejection.body_text()))
+    })?;
     let folder = parse_path(&query)?;
     let _busy = state.workspaces.busy(user.id);
     let limit = state.config.server.max_upload_size.as_u64();
