@@ -34,7 +34,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(err) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
-            format!("the request body does not match the expected fields: {}", err.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")),
+            format!("the request body does not match the expected fields: {}", without_type_names(err.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: "))),
         ),
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("malformed_json", "the request body is not valid JSON")
@@ -51,6 +51,22 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }
+}
+
+/// Replaces serde's "struct WriteRequest" with "a JSON object": the name of a Rust type
+/// means nothing to an API client.
+fn without_type_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        out.push_str("a JSON object");
+        rest = &after[name_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Query parameters with the same error shape.
@@ -121,5 +137,16 @@ impl FromRequestParts<AppState> for ClientIp {
         };
         let forwarded: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
         Ok(Self(Some(state.config.server.trusted_proxies.client_address(peer, &forwarded))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_type_names;
+
+    #[test]
+    fn type_names_are_hidden() {
+        assert_eq!(without_type_names("invalid type: sequence, expected struct WriteRequest at line 1 column 0"), "invalid type: sequence, expected a JSON object at line 1 column 0");
+        assert_eq!(without_type_names("missing field `content`"), "missing field `content`");
     }
 }
