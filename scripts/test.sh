@@ -43,5 +43,5 @@ CCHUB_TEST_BACKEND=postgres cargo test --locked -p cchub-e2e \
   --test auth --test bad_input --test audit --test usage --test files_api --test files_manage \
   --test sessions --test main_path --test containers --test runs --test abort --test secrets \
   --test metrics --test gc --test logs --test restart --test admission --test terminal \
-  --test backup --test nginx -- --test-threads="${CCHUB_TEST_THREADS:-4}"
+  --test backup --test nginx --test isolation -- --test-threads="${CCHUB_TEST_THREADS:-4}"
 log "all tests passed"
