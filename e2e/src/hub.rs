@@ -243,6 +243,15 @@ impl TestHub {
         Ok(body["container"]["id"].as_str().unwrap_or_default().to_string())
     }
 
+    /// Stops the user's workspace through the API.
+    pub async fn stop_workspace(&self, session: &Session) -> anyhow::Result<()> {
+        let (status, body) = self.request(Method::POST, "/api/workspace/stop", Some(&session.access), None).await?;
+        if status != StatusCode::OK {
+            bail!("workspace stop failed: {status} {body}");
+        }
+        Ok(())
+    }
+
     /// Runs a shell command in the user's container as the container's user.
     pub async fn exec(&self, session: &Session, script: &str) -> anyhow::Result<(i64, String)> {
         exec_in_container(&self.runtime, &self.container_name(session.user_id), script).await

@@ -6,8 +6,10 @@
 
 mod chat;
 mod hub;
+mod paths;
 mod shell;
 
 pub use chat::{chat, chat_with, ChatOptions, ChatSocket};
 pub use hub::{exec_in_container, postgres_backend, HubOptions, Session, TestHub, ADMIN_PASSWORD, TEST_KEY};
+pub use paths::{cchub_binary, repo_root};
 pub use shell::ShellSocket;

@@ -306,11 +306,10 @@ async fn cli_disable_stops_the_workspace() {
     hub.start_workspace(&vic).await.unwrap();
 
     // The CLI reaches the hub's store and engine the way an admin's shell would.
-    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let mut command = std::process::Command::new(target.join("debug/cchub"));
+    let mut command = std::process::Command::new(cchub_e2e::cchub_binary());
     command.args(["user", "set", "vic", "--disable"]).env("CCHUB_DATA_DIR", &hub.data_dir).env("CCHUB_INSTANCE", &hub.instance);
     command.env("CCHUB_DATABASE_URL", hub.state.config.database.url.expose());
-    let output = command.output().expect("target/debug/cchub runs; build it with cargo build -p cchub");
+    let output = command.output().expect("the cchub binary runs");
     let printed = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{printed}");
     assert!(printed.contains("stopped the workspace container"), "{printed}");

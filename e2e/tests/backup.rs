@@ -70,8 +70,7 @@ async fn unmounted_images_are_backed_up_and_restored() {
     let uli = hub.create_user("uli").await.unwrap();
     hub.start_workspace(&uli).await.unwrap();
     hub.exec(&uli, "echo kept-through-reboot > /workspace/reboot.txt").await.unwrap();
-    let (status, _) = hub.request(reqwest::Method::POST, "/api/workspace/stop", Some(&uli.access), None).await.unwrap();
-    assert_eq!(status, reqwest::StatusCode::OK);
+    hub.stop_workspace(&uli).await.unwrap();
 
     // As after a reboot: the image is there, its mount point empty.
     let mnt = hub.state.config.layout().user(uli.user_id).mnt;

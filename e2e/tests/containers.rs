@@ -180,8 +180,7 @@ async fn tier_upgrade_applies_without_restart() {
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "free"}))).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tier_change"]["disk"], "shrink_pending", "{body}");
-    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&frank.access), None).await.unwrap();
-    assert_eq!(status, StatusCode::OK);
+    hub.stop_workspace(&frank).await.unwrap();
     hub.start_workspace(&frank).await.unwrap();
     let (_, out) = hub.exec(&frank, "df -k /workspace | tail -1; cat /workspace/kept.txt").await.unwrap();
     let size_shrunk: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -264,8 +263,7 @@ async fn changed_spec_waits_for_the_next_start() {
     assert_eq!(status_body["restart_required"], true, "{status_body}");
 
     // After a stop, the next start makes the container from the new spec.
-    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&gina.access), None).await.unwrap();
-    assert_eq!(status, StatusCode::OK);
+    hub.stop_workspace(&gina).await.unwrap();
     let second = hub.start_workspace(&gina).await.unwrap();
     assert_ne!(second, first, "the stopped container was replaced");
     let (_, status_body) = hub.request(Method::GET, "/api/workspace", Some(&gina.access), None).await.unwrap();

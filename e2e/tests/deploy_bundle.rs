@@ -4,15 +4,11 @@
 //! and the hub's image builds from a locally built base.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use cchub_e2e::{HubOptions, TestHub};
+use cchub_e2e::{cchub_binary, repo_root, HubOptions, TestHub};
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e/ is inside the repository").to_path_buf()
-}
 
 fn deploy(path: &str) -> PathBuf {
     repo_root().join("deploy").join(path)
@@ -218,7 +214,7 @@ fn collect_label_names(value: &serde_yaml::Value, names: &mut BTreeSet<String>) 
 #[test]
 fn systemd_units_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let binary = hub_binary();
+    let binary = cchub_binary();
     let mut units = Vec::new();
     for unit in ["cchub.service", "cchub-backup.service", "cchub-backup.timer"] {
         let text = std::fs::read_to_string(deploy(&format!("systemd/{unit}"))).unwrap().replace("/usr/local/bin/cchub", &binary.display().to_string());
@@ -231,14 +227,6 @@ fn systemd_units_verify() {
     // Without systemd as PID 1 (as in CI containers) only the units' own problems count.
     let problems: Vec<&str> = messages.lines().filter(|l| l.contains("cchub")).collect();
     assert!(output.status.success() && problems.is_empty(), "systemd-analyze verify: {messages}");
-}
-
-/// The `cchub` binary the workspace build made.
-fn hub_binary() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target"));
-    let binary = target.join("debug/cchub");
-    assert!(binary.is_file(), "{} is missing; build it with cargo build -p cchub", binary.display());
-    binary
 }
 
 /// A Debian 12 image on this engine to build from: the base `cchub image build` made,
@@ -260,7 +248,7 @@ fn hub_image_builds_from_local_base() {
     let context = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(context.path().join("target/release")).unwrap();
     let binary = context.path().join("target/release/cchub");
-    run(Command::new("strip").arg("-o").arg(&binary).arg(hub_binary()));
+    run(Command::new("strip").arg("-o").arg(&binary).arg(cchub_binary()));
     let dist = repo_root().join("web/dist");
     assert!(dist.join("index.html").is_file(), "{} is missing; build the web UI first", dist.display());
     std::fs::create_dir_all(context.path().join("web")).unwrap();

@@ -74,8 +74,7 @@ async fn healthy_hub_passes_and_a_rogue_container_fails() {
     assert_eq!(checks["network"], "PASS", "{report}");
     assert_ne!(report["status"], "FAIL", "{report}");
     // The running container is kept until a stop; the start after it applies the tier.
-    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&uma.access), None).await.unwrap();
-    assert_eq!(status, StatusCode::OK);
+    hub.stop_workspace(&uma).await.unwrap();
     hub.start_workspace(&uma).await.unwrap();
     let (_, report) = hub.request(Method::GET, "/api/admin/doctor", Some(&hub.admin.access), None).await.unwrap();
     let checks = statuses(&report);

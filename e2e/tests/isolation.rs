@@ -136,8 +136,7 @@ async fn reused_id_never_gets_old_files() {
 
     // The folder is now marked as Judy's, and a second start keeps her files.
     hub.exec(&judy, "echo mine > /workspace/judy.txt").await.unwrap();
-    let (status, _) = hub.request(reqwest::Method::POST, "/api/workspace/stop", Some(&judy.access), None).await.unwrap();
-    assert!(status.is_success());
+    hub.stop_workspace(&judy).await.unwrap();
     hub.start_workspace(&judy).await.unwrap();
     let (_, out) = hub.exec(&judy, "cat /workspace/judy.txt").await.unwrap();
     assert_eq!(out.trim(), "mine");

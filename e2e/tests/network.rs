@@ -159,8 +159,7 @@ async fn internal_networks_are_isolated() {
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
     assert!(status.is_success(), "{body}");
     // The running container keeps its network until a stop; the next start applies the tier.
-    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&xan.access), None).await.unwrap();
-    assert!(status.is_success());
+    hub.stop_workspace(&xan).await.unwrap();
     hub.start_workspace(&xan).await.unwrap();
     let gone = hub.runtime.client().inspect_network(&xan_net, None::<InspectNetworkOptions>).await;
     assert!(gone.is_err(), "{xan_net} must be removed once unused");
@@ -190,8 +189,7 @@ async fn bridge_mode_works_and_the_doctor_warns() {
     let path = format!("/api/admin/users/{}", zed.user_id);
     let (status, body) = hub.request(Method::PATCH, &path, Some(&hub.admin.access), Some(serde_json::json!({"tier": "pro"}))).await.unwrap();
     assert!(status.is_success(), "{body}");
-    let (status, _) = hub.request(Method::POST, "/api/workspace/stop", Some(&zed.access), None).await.unwrap();
-    assert!(status.is_success());
+    hub.stop_workspace(&zed).await.unwrap();
     let zed_id = hub.start_workspace(&zed).await.unwrap();
     let inspect = hub.runtime.client().inspect_container(&zed_id, None::<InspectContainerOptions>).await.unwrap();
     assert_eq!(inspect.host_config.unwrap().network_mode.as_deref(), Some("bridge"));

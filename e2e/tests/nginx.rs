@@ -3,13 +3,13 @@
 //! session driven through it over HTTPS and WSS.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use cchub_e2e::{ChatSocket, HubOptions, ShellSocket, TestHub, ADMIN_PASSWORD};
+use cchub_e2e::{repo_root, ChatSocket, HubOptions, ShellSocket, TestHub, ADMIN_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::Connector;
@@ -19,10 +19,6 @@ const NGINX: &str = "/usr/sbin/nginx";
 /// The client address of the test's HTTPS requests: another loopback address than the
 /// one nginx uses towards the hub, so the hub's view of the client can be checked.
 const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e/ is inside the repository").to_path_buf()
-}
 
 /// Runs `openssl` with `args`, then each option with its path.
 fn openssl(args: &[&str], paths: &[(&str, &Path)]) -> anyhow::Result<()> {

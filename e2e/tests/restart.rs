@@ -1,7 +1,7 @@
 //! A hub restart adopts the running containers: files intact, no duplicate container,
 //! and the agent reaches the model again through a re-created gateway socket.
 
-use cchub_e2e::{chat, HubOptions, TestHub};
+use cchub_e2e::{cchub_binary, chat, repo_root, HubOptions, TestHub};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,12 +42,6 @@ async fn restart_adopts_containers() {
     assert!(serde_json::to_string(&messages).unwrap().contains("before-restart"));
 }
 
-/// The `cchub` binary of this workspace's build.
-fn cchub_binary() -> std::path::PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/cchub")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_serve_on_one_data_dir_is_refused() {
     let data = tempfile::tempdir().unwrap();
@@ -62,13 +56,13 @@ async fn second_serve_on_one_data_dir_is_refused() {
             .env("CCHUB_LISTEN", format!("127.0.0.1:{port}"))
             .env("CCHUB_MODEL_UPSTREAM", "http://127.0.0.1:9")
             .env("CCHUB_LOG_FORMAT", "text")
-            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .current_dir(repo_root())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         command
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut first = serve(port).spawn().expect("target/debug/cchub runs; build it with cargo build -p cchub");
+    let mut first = serve(port).spawn().expect("the cchub binary starts");
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..100 {
