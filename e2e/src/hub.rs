@@ -60,13 +60,15 @@ fn init_logging() {
         .try_init();
 }
 
-/// The database backend of the test hubs: `CCHUB_TEST_BACKEND=postgres` puts each on a new
-/// database of the server in `CCHUB_TEST_POSTGRES_URL`; otherwise SQLite in the data directory.
+/// Returns whether test hubs use PostgreSQL. With `CCHUB_TEST_BACKEND=postgres` each gets a
+/// new database of the server in `CCHUB_TEST_POSTGRES_URL`, otherwise SQLite in its data
+/// directory.
 pub fn postgres_backend() -> bool {
     std::env::var("CCHUB_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
-/// The database URL for a test hub on PostgreSQL, named after the instance; `None` on SQLite.
+/// Returns the database URL for a test hub on PostgreSQL, named after the instance, or
+/// `None` on SQLite.
 async fn test_database_url(instance: &str, reuse: bool) -> anyhow::Result<Option<String>> {
     if !postgres_backend() {
         return Ok(None);

@@ -1,6 +1,6 @@
-//! The deployment bundle under deploy/: the Compose file validates, Prometheus's
-//! configuration and alert rules pass promtool, the Grafana dashboard and the rules use
-//! only metrics the hub exports, the log shipping files parse, the systemd units verify
+//! The deployment bundle under deploy/. The Compose file validates, and Prometheus's
+//! configuration and alert rules pass promtool. The Grafana dashboard and the rules use
+//! only metrics the hub exports. The log shipping files parse, the systemd units verify,
 //! and the hub's image builds from a locally built base.
 
 use std::collections::BTreeSet;
@@ -105,7 +105,7 @@ fn prometheus_config_and_rules_pass_promtool() {
     run(Command::new(&promtool).args(["test", "rules"]).arg(deploy("prometheus/alerts.test.yml")).current_dir(deploy("prometheus")));
 }
 
-/// Every `cchub_*` name in `text`.
+/// Returns every `cchub_*` name in `text`.
 fn metric_names(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let bytes = text.as_bytes();
@@ -193,7 +193,7 @@ fn log_shipping_and_grafana_files_parse() {
     }
 }
 
-/// Every key of a mapping found under a `labels` key, at any depth.
+/// Collects every key of a mapping found under a `labels` key, at any depth.
 fn collect_label_names(value: &serde_yaml::Value, names: &mut BTreeSet<String>) {
     match value {
         serde_yaml::Value::Mapping(mapping) => {
@@ -226,11 +226,12 @@ fn systemd_units_verify() {
     let messages = String::from_utf8_lossy(&output.stderr);
     // Without systemd as PID 1 (as in CI containers) only the units' own problems count.
     let problems: Vec<&str> = messages.lines().filter(|l| l.contains("cchub")).collect();
-    assert!(output.status.success() && problems.is_empty(), "systemd-analyze verify: {messages}");
+    assert!(output.status.success(), "systemd-analyze verify: {messages}");
+    assert!(problems.is_empty(), "systemd-analyze verify: {messages}");
 }
 
-/// A Debian 12 image on this engine to build from: the base `cchub image build` made,
-/// or the registry's image where one was pulled.
+/// Returns a Debian 12 image on this engine to build from: the base that
+/// `cchub image build` made, or the registry's image where one was pulled.
 fn local_base_image() -> String {
     let output = run(Command::new("docker").args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
     let images = String::from_utf8_lossy(&output.stdout).to_string();

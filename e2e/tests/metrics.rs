@@ -79,7 +79,9 @@ async fn metrics_need_the_token_and_follow_actions() {
     assert_eq!(value(&after, "cchub_users", &[("state", "disabled")]), 0.0);
     let size = value(&after, "cchub_data_filesystem_bytes", &[("kind", "size")]);
     let free = value(&after, "cchub_data_filesystem_bytes", &[("kind", "free")]);
-    assert!(size > 0.0 && free > 0.0 && free <= size, "size {size}, free {free}");
+    assert!(size > 0.0, "size {size}");
+    assert!(free > 0.0, "free {free}");
+    assert!(free <= size, "size {size}, free {free}");
     assert_eq!(value(&after, "cchub_container_failures_total", &[]), 0.0);
     // No label carries a user name.
     assert!(after.samples.iter().all(|s| s.labels.values().all(|v| v != "nia")));

@@ -162,7 +162,7 @@ impl Nginx {
             .unwrap()
     }
 
-    /// A TLS connector for the WebSocket clients that trusts only the test certificate.
+    /// Returns a TLS connector for the WebSocket clients that trusts only the test certificate.
     fn connector(&self) -> Connector {
         let mut roots = rustls::RootCertStore::empty();
         let mut pem = self.ca_pem.as_slice();
@@ -338,8 +338,8 @@ async fn sign_in_chat_and_terminal_over_tls() {
         .unwrap();
     assert_eq!(near.status(), StatusCode::OK, "{}", near.text().await.unwrap());
 
-    // A burst of sign-ins hits nginx's rate limit, answered as JSON too. Each attempt uses
-    // another name, so the hub's own per-account limit does not answer first.
+    // A burst of sign-ins hits nginx's rate limit, whose error is JSON too. Each attempt
+    // uses another name, so the hub's own per-account limit does not respond first.
     let mut limited = None;
     for attempt in 0..20 {
         let response = client

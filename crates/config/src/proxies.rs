@@ -52,7 +52,8 @@ fn bits(ip: IpAddr) -> u128 {
     }
 }
 
-/// An IPv4 address seen on an IPv6 socket (`::ffff:a.b.c.d`) counts as IPv4.
+/// Returns the IPv4 address of an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), as seen
+/// on an IPv6 socket, and any other address as it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
@@ -77,7 +78,7 @@ impl TrustedProxies {
         self.0.iter().any(|range| range.contains(ip))
     }
 
-    /// The client's address: the socket peer, unless the peer is a trusted proxy. Then
+    /// Returns the client's address: the socket peer, unless the peer is a trusted proxy. Then
     /// `X-Forwarded-For` is read from the right, past every trusted proxy, and the first
     /// other address is the client. An entry that is not an address ends the walk at the
     /// last trusted hop, since whatever wrote it cannot be believed.

@@ -28,8 +28,8 @@ const FORWARDED_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"]
 const FORWARDED_REQUEST_HEADERS: [&str; 5] = ["content-type", "accept", "anthropic-version", "anthropic-beta", "user-agent"];
 
 /// Requests of one user whose bodies may be in the hub's memory at once. Each body is
-/// buffered whole (up to `max_request_bytes`), so this bounds what one user's container
-/// can make the hub hold; further requests wait for a permit.
+/// buffered whole (up to `max_request_bytes`), so this bounds the memory one user's
+/// container can make the hub use. Further requests wait for a permit.
 const MAX_IN_FLIGHT_PER_USER: usize = 4;
 
 /// Response headers passed back to the agent.
@@ -89,7 +89,7 @@ async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -
         upstream = upstream.header("x-api-key", key.expose());
     }
 
-    // Held until the upstream answers, when the request body has left the hub's memory.
+    // Held until the upstream responds, when the request body has left the hub's memory.
     let _permit = in_flight_permit(inner, user_id).await;
     let body = match Limited::new(request.into_body(), inner.config.max_request_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -109,7 +109,7 @@ async fn forward(inner: &Arc<Inner>, user_id: i64, request: Request<Incoming>) -
 
     if metered {
         if let Some(refusal) = remote_tool_refusal(&body) {
-            warn!(user_id, reason = refusal, "gateway refused a request with a provider-side network tool");
+            warn!(user_id, reason = refusal, "gateway rejected a request with a provider-side network tool");
             return error_response(StatusCode::FORBIDDEN, "permission_error", &format!("cchub gateway: {refusal}"));
         }
     }
@@ -180,9 +180,9 @@ async fn in_flight_permit(inner: &Inner, user_id: i64) -> Option<tokio::sync::Ow
     semaphore.acquire_owned().await.ok()
 }
 
-/// Why a Messages API request must not be forwarded, if it asks the model provider to
-/// open connections itself: MCP servers named in the request and the web fetch tool
-/// reach any address from the provider's side, past the workspace's network policy.
+/// Returns why a Messages API request must not be forwarded, when it makes the model
+/// provider open connections itself. MCP servers named in the request and the web fetch
+/// tool reach any address from the provider's side, past the workspace's network policy.
 /// Claude Code runs its MCP servers and WebFetch inside the container instead, where
 /// that policy applies.
 fn remote_tool_refusal(body: &[u8]) -> Option<&'static str> {

@@ -158,7 +158,7 @@ async fn serve(mut client: UnixStream, user_id: i64, allowlist: &[String], allow
     if let (Ok(local), Ok(peer)) = (upstream.local_addr(), upstream.peer_addr()) {
         if local.ip() == peer.ip() && host.parse::<IpAddr>().is_err() {
             accounting.egress(user_id, &host, port, false).await;
-            warn!(user_id, host = %host, port, address = %peer.ip(), "egress refused: the name leads to this host");
+            warn!(user_id, host = %host, port, address = %peer.ip(), "egress denied: the name leads to this host");
             return respond(&mut client, "403 Forbidden", &format!("cchub proxy: {host} resolves to {}, an address of the hub's host\n", peer.ip())).await;
         }
     }

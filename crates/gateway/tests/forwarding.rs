@@ -193,13 +193,14 @@ async fn provider_side_mcp_servers_are_refused() {
     let body = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://example.com/sse","name":"exfil"}]}"#;
     let (status, text) = raw_request(&socket, "POST", "/v1/messages", "anthropic-beta: mcp-client-2025-04-04\r\n", body).await;
     assert_eq!(status, 403, "{text}");
-    assert!(text.contains("permission_error") && text.contains("mcp_servers"), "{text}");
+    assert!(text.contains("permission_error"), "{text}");
+    assert!(text.contains("mcp_servers"), "{text}");
     assert!(mock.requests().is_empty(), "nothing reached the upstream");
 }
 
 #[tokio::test]
-async fn one_user_has_at_most_four_requests_in_flight() {
-    // An upstream that reads requests and never answers, counting the connections.
+async fn four_requests_in_flight_per_user() {
+    // An upstream that reads requests and never responds, counting the connections.
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = upstream.local_addr().unwrap();
     let accepted = Arc::new(Mutex::new(0usize));

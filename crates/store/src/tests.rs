@@ -6,7 +6,7 @@ async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (Store::open(&url, 4).await.unwrap(), dir)
 }
 
-/// A store on a new database of the server in `CCHUB_TEST_POSTGRES_URL`. Without that
+/// Opens a store on a new database of the server in `CCHUB_TEST_POSTGRES_URL`. Without that
 /// variable the PostgreSQL cases are skipped, unless `CCHUB_TEST_REQUIRE_POSTGRES=1`
 /// (set by scripts/test.sh) makes that a failure.
 async fn postgres_store(test: &str) -> Option<Store> {

@@ -30,7 +30,7 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
 
 /// Takes an exclusive lock on `<data_dir>/.serve.lock` for the life of the process. Two
 /// hubs on one data directory would mount the same disk images and fight over the same
-/// containers; the second one stops here with the first one's process id.
+/// containers, so the second one stops here with the first one's process id.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
 

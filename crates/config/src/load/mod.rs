@@ -209,10 +209,10 @@ impl Config {
         resolve(raw, path.map(Path::to_path_buf), &base_dir, env)
     }
 
-    /// Loads from `CCHUB_CONFIG` (or `explicit`) and the process environment.
-    /// Loads the file given with `--config`, else `CCHUB_CONFIG`, else
-    /// [`SYSTEM_CONFIG`] when it exists, so that `cchub user add` in any folder of a
-    /// production host reaches the hub's database; else defaults and the environment.
+    /// Loads the file given with `--config`, else `CCHUB_CONFIG`, else [`SYSTEM_CONFIG`]
+    /// when it exists, and the process environment. Without any file, the defaults apply.
+    /// The system file lets `cchub user add` in any folder of a production host reach the
+    /// hub's database.
     pub fn from_env(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let path = explicit

@@ -58,7 +58,7 @@ pub(super) fn argument_rules(flavor: Flavor) -> Vec<Rule> {
     // conditions on argument 1, which runc splits into rules that each allow on their own,
     // so the allowed ranges are written out one rule each.
     //
-    // The filter sees the request as 64 bits but the kernel uses only the low 32, so
+    // The filter compares the request as 64 bits but the kernel uses only the low 32, so
     // TIOCSTI with any upper bit set would pass a plain "greater than TIOCLINUX". The
     // range above TIOCLINUX is therefore written as aligned blocks whose masks also
     // require the upper 32 bits to be zero. The ranges below compare the whole 64 bits

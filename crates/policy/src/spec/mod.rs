@@ -216,8 +216,8 @@ pub fn build_container_spec(input: &SpecInput<'_>) -> Result<ContainerSpec, Poli
         ipc_mode: "private".to_string(),
         tmpfs: BTreeMap::from([(
             "/tmp".to_string(),
-            // noexec is Docker's default for tmpfs too; it is written out so the policy
-            // states it: programs run from /workspace or the home folder, not /tmp.
+            // noexec is Docker's default for tmpfs too. It is written out so that the policy
+            // states it: programs run from /workspace or the home folder, not from /tmp.
             format!("rw,nosuid,nodev,noexec,size={},mode=1777", input.security.tmp_size.as_u64()),
         )]),
         mounts,

@@ -35,9 +35,9 @@ pub fn hash_blocking(password: &str) -> Result<String, String> {
         .map_err(|e| format!("password hashing failed: {e}"))
 }
 
-/// Hashes and checks running at once. Each takes 19 MiB and a core for tens of
-/// milliseconds, so without a bound a burst of sign-ins could take the host's memory;
-/// beyond it, requests wait their turn.
+/// Hashes and checks that may run at once. Each takes 19 MiB and a core for tens of
+/// milliseconds, so without a bound a burst of sign-ins could take the host's memory.
+/// Requests beyond it wait their turn.
 const MAX_CONCURRENT_HASHES: usize = 4;
 
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
@@ -121,7 +121,8 @@ mod tests {
         for check in checks {
             assert!(check.await.unwrap());
         }
-        assert!(peak <= MAX_CONCURRENT_HASHES && peak > 0, "peak {peak}");
+        assert!(peak <= MAX_CONCURRENT_HASHES, "peak {peak}");
+        assert!(peak > 0, "the checks took permits");
     }
 
     #[test]

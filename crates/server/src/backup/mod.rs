@@ -156,9 +156,9 @@ async fn pause_if_running(runtime: &DockerRuntime, name: &str) -> bool {
     }
 }
 
-/// How long until the first scheduled backup: the interval after the newest backup, but
-/// at least a minute after start so the hub settles first. Without any backup it is one
-/// interval, as for a new installation.
+/// Returns how long to wait for the first scheduled backup: the interval after the newest
+/// backup, but at least a minute after start so the hub settles first. Without any backup
+/// it is one interval, as for a new installation.
 pub fn first_delay(newest_ms: Option<i64>, now_ms: i64, interval: std::time::Duration) -> std::time::Duration {
     const SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
     let Some(newest) = newest_ms else { return interval };

@@ -32,7 +32,7 @@ fn histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
 pub struct Gauges {
     /// Workspace containers by (state, tier).
     pub containers: BTreeMap<(String, String), u64>,
-    /// User accounts by state: active or disabled; `None` when the database did not answer.
+    /// User accounts, active and disabled, or `None` when the database query failed.
     pub users: Option<(u64, u64)>,
     /// Size and free bytes of the file system holding the data directory.
     pub data_filesystem: Option<(u64, u64)>,

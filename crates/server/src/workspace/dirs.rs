@@ -43,7 +43,9 @@ pub struct Owner {
 /// Whose folder `dirs.root` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// No folder yet, or one already marked as this account's.
+    /// No folder yet.
+    Missing,
+    /// A folder already marked as this account's.
     Ours,
     /// A folder from before owner files existed; it is taken as this account's.
     Unmarked,
@@ -54,7 +56,7 @@ pub enum Claim {
 /// Reads the owner file of a user folder and compares it with `owner`.
 pub fn check_claim(dirs: &UserDirs, owner: &Owner) -> std::io::Result<Claim> {
     if !dirs.root.exists() {
-        return Ok(Claim::Ours);
+        return Ok(Claim::Missing);
     }
     match std::fs::read(dirs.root.join(OWNER_FILE)) {
         Ok(bytes) => match serde_json::from_slice::<Owner>(&bytes) {
@@ -109,7 +111,7 @@ mod tests {
         let dirs = dirs_in(tmp.path());
         let ann = Owner { username: "ann".into(), created_at: 1 };
         let bob = Owner { username: "bob".into(), created_at: 2 };
-        assert_eq!(check_claim(&dirs, &ann).unwrap(), Claim::Ours, "no folder yet");
+        assert_eq!(check_claim(&dirs, &ann).unwrap(), Claim::Missing);
         std::fs::create_dir_all(&dirs.root).unwrap();
         assert_eq!(check_claim(&dirs, &ann).unwrap(), Claim::Unmarked);
         mark_owner(&dirs, &ann).unwrap();
@@ -121,6 +123,6 @@ mod tests {
         let moved = move_aside(&dirs, 7).unwrap();
         assert!(!dirs.root.exists());
         assert_eq!(std::fs::read_to_string(moved.join("mnt/workspace/secret.txt")).unwrap(), "ann's");
-        assert_eq!(check_claim(&dirs, &bob).unwrap(), Claim::Ours);
+        assert_eq!(check_claim(&dirs, &bob).unwrap(), Claim::Missing);
     }
 }

@@ -222,9 +222,9 @@ fn grow(image: &Path, point: &Path, size: ByteSize) -> std::io::Result<bool> {
     match mount_fs_type(point).as_deref() {
         Some("xfs") => run("xfs_growfs", &["-d".as_ref(), point.as_os_str()])?,
         // NOTE: online ext4 growth needs CAP_SYS_RESOURCE. Without it resize2fs fails with
-        // "Permission denied" and the file system keeps its old size, while the file has
-        // grown already; later calls see the file at full size and do not try again, so
-        // an admin runs resize2fs on the loop device by hand (the warning names the image).
+        // "Permission denied" and the file system keeps its old size, although the file
+        // has grown already. Later calls find the file at full size and do not try again,
+        // so an admin runs resize2fs on the loop device by hand (the warning names the image).
         _ => run("resize2fs", &[device.as_ref()])?,
     }
     info!(image = %image.display(), size = %size, "grew a per-user disk image");

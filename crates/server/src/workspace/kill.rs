@@ -54,9 +54,9 @@ pub async fn kill_marked<R: ContainerRuntime>(runtime: &R, container_id: &str, m
 /// process `main_pid`) whose environment contains `marker`; repeats until none is left.
 /// Needs root on the host. Returns whether none was left.
 ///
-/// Each process is held by a pidfd opened before its environment is read, so a PID that
-/// is reused between the check and the signal gets no signal: the pidfd still names the
-/// process that was checked, and signalling it after its exit fails harmlessly.
+/// Each process is held by a pidfd opened before its environment is read. A PID reused
+/// between the check and the signal therefore gets no signal, because the pidfd still
+/// names the process that was checked, and signalling it after its exit fails harmlessly.
 fn kill_from_host(main_pid: i64, marker: &str) -> std::io::Result<bool> {
     use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 

@@ -220,7 +220,7 @@ impl WorkspaceService {
 
     /// Makes sure the user's folder is this account's. A folder left by another account
     /// with the same id (a database restored from an older backup reuses ids) is moved
-    /// aside with its container removed, so the new account starts empty and never sees
+    /// aside with its container removed, so the new account starts empty and cannot read
     /// those files.
     async fn claim_dirs(&self, user: &User, dirs: &UserDirs) -> Result<(), ApiError> {
         let owner = dirs::Owner { username: user.username.to_string(), created_at: user.created_at };
@@ -229,8 +229,8 @@ impl WorkspaceService {
             ApiError::unavailable("storage_unavailable", "your files cannot be reached right now; try again or ask an administrator")
         };
         match dirs::check_claim(dirs, &owner).map_err(storage_error)? {
-            dirs::Claim::Ours if dirs.root.join("owner.json").exists() => return Ok(()),
-            dirs::Claim::Ours | dirs::Claim::Unmarked => return dirs::mark_owner(dirs, &owner).map_err(storage_error),
+            dirs::Claim::Ours => return Ok(()),
+            dirs::Claim::Missing | dirs::Claim::Unmarked => return dirs::mark_owner(dirs, &owner).map_err(storage_error),
             dirs::Claim::Foreign(previous) => {
                 let name = cchub_policy::container_name(&self.config.containers.instance, user.id);
                 if let Ok(Some(info)) = self.runtime().inspect(&name).await {

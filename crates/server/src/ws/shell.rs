@@ -26,7 +26,7 @@ const SHELL_MARKER: &str = "CCHUB_SHELL_ID";
 const MAX_CLIENT_MESSAGE: usize = 1 << 20;
 /// How long a cut-off UTF-8 sequence is held before it is sent as it is. The rest of a
 /// character normally follows within microseconds, but a busy host can pause the
-/// container's output for tens of milliseconds; only output that is not UTF-8 waits
+/// container's output for tens of milliseconds. Only output that is not UTF-8 waits
 /// this long, and only for its last three bytes.
 const CARRY_FLUSH: Duration = Duration::from_millis(500);
 /// How long a shell that ended waits for a notice that explains why.
