@@ -46,7 +46,13 @@ async fn malformed_requests_get_json_errors() {
         (Method::POST, "/api/files/upload?path=", Some(&wes.access), json_type, br#"{"file":"x"}"#.to_vec(), "upload that is not a form"),
     ];
     for (method, path, token, content_type, body, what) in cases {
-        match hub.raw(method, path, token, content_type, body).await {
+        let mut result = hub.raw(method.clone(), path, token, content_type, body.clone()).await;
+        // After the oversized body the hub closes its connection, and the client may pick
+        // that pooled connection for the next request; one new attempt tells the two apart.
+        if result.is_err() && what != "oversized body" {
+            result = hub.raw(method, path, token, content_type, body).await;
+        }
+        match result {
             Ok((status, text)) => {
                 assert_json_error(status, &text, what);
             }
